@@ -1,7 +1,7 @@
 """The shell's exception hierarchy; one middleware maps each to OpenAI's error shape.
 
-Every limit and failure the proxy reports has a named class here with its HTTP status, so a client always
-receives `{"error": {"message", "type", "param", "code"}}` and never a stack trace.
+Every limit and failure the proxy reports has a named class here with its HTTP status, so a client
+always receives `{"error": {"message", "type", "param", "code"}}` and never a stack trace.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ class BodyTooLargeError(ProxyError):
 
 
 class TooManyRequestsError(ProxyError):
-    """More concurrent requests than `server.max_concurrency`; the response carries `Retry-After`."""
+    """More concurrent requests than `server.max_concurrency`; answered with `Retry-After`."""
 
     status = 429
     error_type = "rate_limit_error"

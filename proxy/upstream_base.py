@@ -1,8 +1,9 @@
 """The contract every upstream provider client implements, whatever its wire format.
 
-An upstream takes an OpenAI Chat Completions request and answers in OpenAI's format: an OpenAI-compatible
-upstream forwards bytes untouched; an Anthropic upstream translates both ways. Failures are raised as
-`proxy.errors.UpstreamConnectError`, `UpstreamTimeoutError` or `UpstreamHTTPError`.
+An upstream takes an OpenAI Chat Completions request and answers in OpenAI's format: an
+OpenAI-compatible upstream forwards bytes untouched; an Anthropic upstream translates both ways.
+Failures are raised as `proxy.errors.UpstreamConnectError`, `UpstreamTimeoutError` or
+`UpstreamHTTPError`.
 """
 
 from __future__ import annotations
@@ -57,19 +58,17 @@ class Upstream(Protocol):
     async def chat(
         self, body: bytes, parsed: Mapping[str, Any], client_headers: Mapping[str, str]
     ) -> UpstreamResponse:
-        """Non-streaming chat completion. `body` is the request to forward; `parsed` its decoded form."""
+        """Non-streaming completion: `body` is the request to forward, `parsed` its decoded form."""
         ...
 
     async def chat_stream(
         self, body: bytes, parsed: Mapping[str, Any], client_headers: Mapping[str, str]
     ) -> UpstreamStream:
-        """Streaming chat completion; raises before returning if the upstream refuses the request."""
+        """Streaming completion; raises before returning if the upstream refuses the request."""
         ...
 
-    async def embeddings(
-        self, body: bytes, client_headers: Mapping[str, str]
-    ) -> UpstreamResponse:
-        """Pass-through `/v1/embeddings` (an upstream without embeddings raises UpstreamHTTPError 404)."""
+    async def embeddings(self, body: bytes, client_headers: Mapping[str, str]) -> UpstreamResponse:
+        """Pass-through `/v1/embeddings`; without embeddings support raise UpstreamHTTPError 404."""
         ...
 
     async def aclose(self) -> None:
