@@ -10,6 +10,15 @@ from typing import Literal
 import msgspec
 
 
+def _check_limits(table: str, timeout_s: float, **counts: int) -> None:
+    """Reject non-positive timeouts and counts (msgspec reports this as a ValidationError)."""
+    if not timeout_s > 0:
+        raise ValueError(f"Expected timeout_s > 0, got {timeout_s!r} - at [{table}]")
+    for key, value in counts.items():
+        if value < 1:
+            raise ValueError(f"Expected {key} >= 1, got {value!r} - at [{table}]")
+
+
 class DecomposerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """`[oracles.decomposer]`: answer -> atomic claims."""
 
@@ -17,6 +26,9 @@ class DecomposerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     model: str | None = None
     upstream: str | None = None
     timeout_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        _check_limits("oracles.decomposer", self.timeout_s)
 
 
 class NLIConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -31,6 +43,20 @@ class NLIConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     labels: dict[str, str] = msgspec.field(default_factory=dict)
     aggregation: Literal["concat", "per_chunk"] = "concat"
     timeout_s: float = 30.0
+    # pairs per TEI /predict request or cross-encoder batch (a request's batches run concurrently)
+    batch_size: int = 32
+    # most LLM judge calls in flight at once for one request
+    max_concurrency: int = 16
+    # torch device for `cross_encoder` ("cpu", "cuda", ...); None lets sentence-transformers choose
+    device: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_limits(
+            "oracles.nli",
+            self.timeout_s,
+            batch_size=self.batch_size,
+            max_concurrency=self.max_concurrency,
+        )
 
 
 class ParaphraserConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -41,6 +67,9 @@ class ParaphraserConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
     upstream: str | None = None
     timeout_s: float = 30.0
 
+    def __post_init__(self) -> None:
+        _check_limits("oracles.paraphraser", self.timeout_s)
+
 
 class EmbedderConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """`[oracles.embedder]`: texts -> unit vectors; `none` turns the stability layer off."""
@@ -50,6 +79,13 @@ class EmbedderConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     upstream: str | None = None
     url: str | None = None
     timeout_s: float = 30.0
+    # texts per TEI /embed request or sentence-transformers batch
+    batch_size: int = 32
+    # torch device for `sentence_transformers`; None lets sentence-transformers choose
+    device: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_limits("oracles.embedder", self.timeout_s, batch_size=self.batch_size)
 
 
 class OraclesConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

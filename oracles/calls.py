@@ -1,0 +1,81 @@
+"""Shared call plumbing for adapters: timeouts, upstream error mapping, strict JSON reply decoding.
+
+`with_timeout` turns a missed deadline into `OracleTimeoutError` naming the oracle; `call_chat` maps
+any client exception to `OracleUnavailableError`; `decode_reply` decodes an LLM reply into a typed
+Struct and raises `OracleOutputError` on anything that is not exactly one JSON value of the expected
+schema (a single surrounding Markdown code fence is the only wrapping tolerated). Nothing here
+retries or coerces.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable
+from typing import TypeVar
+
+import msgspec
+
+from oracles.errors import (
+    OracleError,
+    OracleOutputError,
+    OracleTimeoutError,
+    OracleUnavailableError,
+)
+from oracles.protocols import ChatClient
+
+T = TypeVar("T")
+
+_FENCE = re.compile(r"\A```(?:json|JSON)?[ \t]*\n(?P<body>.*)\n```\Z", re.DOTALL)
+_MAX_SHOWN = 120
+
+
+async def with_timeout(oracle: str, timeout_s: float, awaitable: Awaitable[T]) -> T:
+    """Await `awaitable`, raising `OracleTimeoutError(oracle)` after `timeout_s` seconds."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await awaitable
+    except TimeoutError as exc:
+        raise OracleTimeoutError(oracle, f"no answer within timeout_s={timeout_s}") from exc
+
+
+async def call_chat(
+    oracle: str, client: ChatClient, *, model: str, messages: list[dict[str, str]]
+) -> str:
+    """One chat completion; client failures become `OracleUnavailableError` (ours pass through)."""
+    try:
+        reply = await client.complete(model=model, messages=messages)
+    except OracleError:
+        raise
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        raise OracleUnavailableError(
+            oracle, f"upstream call failed: {type(exc).__name__}: {exc}"
+        ) from exc
+    if not isinstance(reply, str):
+        raise OracleOutputError(oracle, f"expected the reply as text, got {type(reply).__name__}")
+    return reply
+
+
+def shorten(text: str) -> str:
+    """A bounded excerpt of model output for error messages."""
+    return text if len(text) <= _MAX_SHOWN else text[:_MAX_SHOWN] + "..."
+
+
+def decode_reply(oracle: str, reply: str, schema: type[T]) -> T:
+    """Decode one JSON value of type `schema` from an LLM reply, or raise `OracleOutputError`."""
+    body = reply.strip()
+    fenced = _FENCE.match(body)
+    if fenced is not None:
+        body = fenced.group("body").strip()
+    try:
+        return msgspec.json.decode(body, type=schema)
+    except msgspec.ValidationError as exc:
+        raise OracleOutputError(
+            oracle, f"reply violates the expected JSON schema: {exc}; got {shorten(reply)!r}"
+        ) from exc
+    except msgspec.DecodeError as exc:
+        raise OracleOutputError(
+            oracle, f"expected a single JSON object, got {shorten(reply)!r} ({exc})"
+        ) from exc

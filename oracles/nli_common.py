@@ -1,0 +1,165 @@
+"""Shared machinery of the NLI adapters: label mapping, claim x evidence pairing, result assembly.
+
+`LabelMap` maps model labels (case-insensitively) to the canonical `entailment` / `contradiction` /
+`neutral`; `scores_from_labels` turns one pair's `[(label, score), ...]` into (sigma+, sigma-) and
+rejects unknown labels, out-of-range scores and non-distributions. `PairJudge` is the base of every
+NLI adapter: it builds all (premise, hypothesis) pairs of a request for the configured aggregation,
+lets the adapter score them in one concurrent round, reshapes the result and records the transcript
+digest. It does not quantize scores (SPEC 4.1 is the certifiers' step).
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from oracles.calls import with_timeout
+from oracles.errors import OracleConfigError, OracleOutputError
+from oracles.transcript import digest_call
+from oracles.types import Aggregation, NLIJudgments
+
+CANONICAL_LABELS = ("entailment", "contradiction", "neutral")
+DEFAULT_LABELS: Mapping[str, str] = {
+    "entailment": "entailment",
+    "entails": "entailment",
+    "entail": "entailment",
+    "contradiction": "contradiction",
+    "contradicts": "contradiction",
+    "contradict": "contradiction",
+    "neutral": "neutral",
+}
+EVIDENCE_SEPARATOR = "\n\n"
+MODEL_SUM_TOLERANCE = 1e-3
+
+PairScores = tuple[float, float]
+
+
+class LabelMap:
+    """Case-insensitive model label -> canonical label; config entries extend the defaults."""
+
+    def __init__(self, oracle: str, overrides: Mapping[str, str]) -> None:
+        self.oracle = oracle
+        mapping = dict(DEFAULT_LABELS)
+        for label, canonical in overrides.items():
+            target = canonical.casefold()
+            if target not in CANONICAL_LABELS:
+                raise OracleConfigError(
+                    oracle,
+                    f"expected labels values in {list(CANONICAL_LABELS)}, got {canonical!r} "
+                    f"- at [oracles.nli].labels.{label}",
+                )
+            mapping[label.casefold()] = target
+        self.mapping: Mapping[str, str] = mapping
+
+    def canonical(self, label: str) -> str | None:
+        """The canonical label for `label`, or None when it is not mapped."""
+        return self.mapping.get(label.casefold())
+
+
+def scores_from_labels(
+    label_map: LabelMap, items: Sequence[tuple[str, float]], where: str, tolerance: float
+) -> PairScores:
+    """(sigma+, sigma-) from one pair's label scores, which must form a probability distribution."""
+    oracle = label_map.oracle
+    totals = dict.fromkeys(CANONICAL_LABELS, 0.0)
+    seen: set[str] = set()
+    for label, score in items:
+        canonical = label_map.canonical(label)
+        if canonical is None:
+            raise OracleOutputError(
+                oracle,
+                f"expected a label mapped to {list(CANONICAL_LABELS)}, got {label!r} - at {where}; "
+                "map it with [oracles.nli].labels",
+            )
+        if label.casefold() in seen:
+            raise OracleOutputError(
+                oracle, f"expected each label once, got {label!r} twice - at {where}"
+            )
+        seen.add(label.casefold())
+        if not (math.isfinite(score) and 0.0 <= score <= 1.0):
+            raise OracleOutputError(
+                oracle, f"expected a score in [0, 1], got {score!r} - at {where}"
+            )
+        totals[canonical] += score
+    if not any(label_map.canonical(label) == "entailment" for label, _ in items):
+        raise OracleOutputError(
+            oracle, f"expected an entailment label, got {[name for name, _ in items]} - at {where}"
+        )
+    total = sum(totals.values())
+    if abs(total - 1.0) > tolerance:
+        raise OracleOutputError(
+            oracle, f"expected scores summing to 1 (+/- {tolerance}), got {total!r} - at {where}"
+        )
+    return (totals["entailment"], totals["contradiction"])
+
+
+def build_pairs(
+    claims: Sequence[str], evidence: Sequence[str], aggregation: Aggregation
+) -> list[tuple[str, str]]:
+    """(premise, hypothesis) pairs, row-major: claims x chunks, or claims x [evidence joined]."""
+    if not evidence:
+        raise ValueError(
+            "Expected at least one evidence chunk for NLI, got none - at judge(evidence)"
+        )
+    if aggregation == "concat":
+        premise = EVIDENCE_SEPARATOR.join(evidence)
+        return [(premise, claim) for claim in claims]
+    return [(chunk, claim) for claim in claims for chunk in evidence]
+
+
+class PairJudge(ABC):
+    """Base NLI adapter: subclasses implement `_score_pairs` for all pairs of one request."""
+
+    adapter: str
+    model: str
+    model_version: str = ""
+
+    def __init__(self, *, aggregation: Aggregation, timeout_s: float) -> None:
+        self.aggregation: Aggregation = aggregation
+        self._timeout_s = timeout_s
+
+    @property
+    def oracle(self) -> str:
+        """Name used in errors, e.g. `nli:tei`."""
+        return f"nli:{self.adapter}"
+
+    @abstractmethod
+    async def _score_pairs(self, pairs: list[tuple[str, str]]) -> tuple[list[PairScores], Any]:
+        """Scores per pair plus the raw model output (recorded in the transcript)."""
+
+    async def judge(self, claims: Sequence[str], evidence: Sequence[str]) -> NLIJudgments:
+        """Judge every claim against the evidence in one concurrent round."""
+        pairs = build_pairs(claims, evidence, self.aggregation)
+        if pairs:
+            scores, raw = await with_timeout(self.oracle, self._timeout_s, self._score_pairs(pairs))
+        else:
+            scores, raw = [], []
+        if len(scores) != len(pairs):
+            raise OracleOutputError(
+                self.oracle, f"expected {len(pairs)} judgments, got {len(scores)} - at outputs"
+            )
+        width = 1 if self.aggregation == "concat" else len(evidence)
+        entail = [[scores[i * width + j][0] for j in range(width)] for i in range(len(claims))]
+        contradict = [[scores[i * width + j][1] for j in range(width)] for i in range(len(claims))]
+        digest = digest_call(
+            oracle="nli",
+            adapter=self.adapter,
+            model=self.model,
+            model_version=self.model_version,
+            inputs={
+                "claims": list(claims),
+                "evidence": list(evidence),
+                "aggregation": self.aggregation,
+            },
+            outputs={"entail": entail, "contradict": contradict, "raw": raw},
+        )
+        return NLIJudgments(
+            entail=entail,
+            contradict=contradict,
+            aggregation=self.aggregation,
+            adapter=self.adapter,
+            model=self.model,
+            digest=digest,
+        )

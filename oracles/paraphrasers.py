@@ -1,0 +1,246 @@
+"""Paraphraser adapters: text -> (G_inv, G_sig) variant families (ParaphraseOracle), and client
+families.
+
+`RulesParaphraser` (`rules`) is deterministic. G_inv: lower-cased, whitespace-doubled, trailing
+punctuation removed or changed, and one variant per synonym swap from a small built-in table. G_sig:
+negation added or removed, a named entity swapped (another capitalised word of the text, or a fixed
+stand-in), a number changed. Variants equal to the input are dropped. `LLMParaphraser` (`llm`) asks
+an upstream model for JSON lists. `with_declared` lets client-declared families (request field
+`assurance.perturbations`) take precedence over generated ones. Whether a "meaning-preserving"
+variant really preserves meaning is the declared assumption, not something checked here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import msgspec
+
+from oracles.calls import call_chat, decode_reply, with_timeout
+from oracles.errors import OracleOutputError
+from oracles.prompts import PROMPT_VERSION, paraphrase_messages
+from oracles.protocols import ChatClient, Paraphraser
+from oracles.transcript import digest_call
+from oracles.types import Paraphrases
+
+RULES_VERSION = "oracles.paraphrasers.rules/1"
+
+SYNONYMS: dict[str, str] = {
+    "big": "large",
+    "large": "big",
+    "small": "little",
+    "quick": "fast",
+    "fast": "quick",
+    "begin": "start",
+    "start": "begin",
+    "buy": "purchase",
+    "purchase": "buy",
+    "help": "assist",
+    "show": "display",
+    "use": "utilize",
+    "answer": "reply",
+    "car": "automobile",
+    "doctor": "physician",
+    "physician": "doctor",
+    "medicine": "medication",
+    "medication": "medicine",
+    "dose": "dosage",
+    "dosage": "dose",
+    "safe": "harmless",
+    "about": "regarding",
+    "get": "obtain",
+    "need": "require",
+    "tell": "inform",
+    "explain": "describe",
+    "happy": "glad",
+    "maybe": "perhaps",
+    "often": "frequently",
+}
+AUXILIARIES = (
+    "is",
+    "are",
+    "was",
+    "were",
+    "can",
+    "could",
+    "does",
+    "do",
+    "did",
+    "should",
+    "will",
+    "would",
+    "has",
+    "have",
+    "had",
+    "may",
+    "must",
+)
+STAND_IN_ENTITY = "Atlantis"
+
+_WORD = re.compile(r"[A-Za-z]+")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_NEGATED_AUX = re.compile(r"\b(" + "|".join(AUXILIARIES) + r") not\b", re.IGNORECASE)
+_AUX = re.compile(r"\b(" + "|".join(AUXILIARIES) + r")\b", re.IGNORECASE)
+_ENTITY = re.compile(r"(?<=[^\s.!?]\s)[A-Z][a-z]+|(?<=[^\s.!?] )[A-Z]{2,}")
+
+
+def _unique(original: str, variants: Sequence[str]) -> tuple[str, ...]:
+    seen: list[str] = []
+    for variant in variants:
+        if variant != original and variant.strip() and variant not in seen:
+            seen.append(variant)
+    return tuple(seen)
+
+
+def invariant_variants(text: str) -> tuple[str, ...]:
+    """G_inv: surface edits plus synonym swaps (each swap applied to the first occurrence)."""
+    stripped = text.strip()
+    variants = [text.lower(), " ".join(text.split()).replace(" ", "  ")]
+    variants.append(
+        stripped[:-1] if stripped[-1:] in ".?!" else stripped + ("?" if "?" in text else ".")
+    )
+    for match in _WORD.finditer(text):
+        replacement = SYNONYMS.get(match.group().lower())
+        if replacement is not None:
+            if match.group()[0].isupper():
+                replacement = replacement.capitalize()
+            variants.append(text[: match.start()] + replacement + text[match.end() :])
+    return _unique(text, variants)
+
+
+def significant_variants(text: str) -> tuple[str, ...]:
+    """G_sig: negation toggled, an entity swapped, a number changed."""
+    variants: list[str] = []
+    negated = _NEGATED_AUX.search(text)
+    if negated is not None:
+        variants.append(text[: negated.start()] + negated.group(1) + text[negated.end() :])
+    elif (aux := _AUX.search(text)) is not None:
+        variants.append(text[: aux.end()] + " not" + text[aux.end() :])
+    else:
+        variants.append("It is not the case that " + text.strip())
+    entities = list(dict.fromkeys(m.group() for m in _ENTITY.finditer(text)))
+    for entity in entities[:2]:
+        other = next((e for e in entities if e != entity), STAND_IN_ENTITY)
+        variants.append(re.sub(rf"\b{re.escape(entity)}\b", other, text))
+    number = _NUMBER.search(text)
+    if number is not None:
+        value = number.group()
+        changed = str(int(value) * 10 + 1) if value.isdigit() else f"{float(value) * 10:g}"
+        variants.append(text[: number.start()] + changed + text[number.end() :])
+    return _unique(text, variants)
+
+
+class RulesParaphraser:
+    """Deterministic rule-based variants (`[oracles.paraphraser] kind = "rules"`)."""
+
+    adapter = "rules"
+    model = RULES_VERSION
+
+    async def paraphrase(self, text: str) -> Paraphrases:
+        """Both families of `text` by the built-in rules."""
+        invariant, significant = invariant_variants(text), significant_variants(text)
+        digest = digest_call(
+            oracle="paraphraser",
+            adapter=self.adapter,
+            model=self.model,
+            inputs={"text": text},
+            outputs={"invariant": invariant, "significant": significant},
+        )
+        return Paraphrases(
+            invariant=invariant,
+            significant=significant,
+            adapter=self.adapter,
+            model=self.model,
+            digest=digest,
+        )
+
+
+class _ParaphrasesOut(msgspec.Struct, forbid_unknown_fields=True):
+    invariant: list[str]
+    significant: list[str]
+
+
+class LLMParaphraser:
+    """Variants generated by an upstream chat model (`kind = "llm"`, `upstream`, `model`)."""
+
+    adapter = "llm"
+
+    def __init__(self, client: ChatClient, *, model: str, upstream: str, timeout_s: float) -> None:
+        self.model = model
+        self._client = client
+        self._upstream = upstream
+        self._timeout_s = timeout_s
+        self._oracle = "paraphraser:llm"
+
+    async def paraphrase(self, text: str) -> Paraphrases:
+        """Ask for both families; empty or blank variants are an output error."""
+        messages = paraphrase_messages(text)
+        reply = await with_timeout(
+            self._oracle,
+            self._timeout_s,
+            call_chat(self._oracle, self._client, model=self.model, messages=messages),
+        )
+        out = decode_reply(self._oracle, reply, _ParaphrasesOut)
+        for family, values in (("invariant", out.invariant), ("significant", out.significant)):
+            if not values or any(not v.strip() for v in values):
+                raise OracleOutputError(
+                    self._oracle, f"expected a non-empty list of non-blank strings - at $.{family}"
+                )
+        digest = digest_call(
+            oracle="paraphraser",
+            adapter=self.adapter,
+            model=self.model,
+            model_version=f"upstream={self._upstream};{PROMPT_VERSION}",
+            inputs={"text": text, "messages": messages},
+            outputs={"reply": reply, "invariant": out.invariant, "significant": out.significant},
+        )
+        return Paraphrases(
+            invariant=tuple(out.invariant),
+            significant=tuple(out.significant),
+            adapter=self.adapter,
+            model=self.model,
+            digest=digest,
+        )
+
+
+async def with_declared(
+    paraphraser: Paraphraser,
+    text: str,
+    *,
+    invariant: Sequence[str] | None = None,
+    significant: Sequence[str] | None = None,
+) -> Paraphrases:
+    """Variant families with client-declared ones taking precedence over generated ones.
+
+    Both declared: the oracle is not called (adapter `client`). One declared: the oracle fills the
+    other family and the adapter reads e.g. `client+rules`. None: the oracle's answer unchanged.
+    """
+    if invariant is None and significant is None:
+        return await paraphraser.paraphrase(text)
+    generated = None
+    if invariant is None or significant is None:
+        generated = await paraphraser.paraphrase(text)
+    inv = tuple(invariant) if invariant is not None else generated.invariant if generated else ()
+    sig = (
+        tuple(significant)
+        if significant is not None
+        else generated.significant
+        if generated
+        else ()
+    )
+    adapter = "client" if generated is None else f"client+{generated.adapter}"
+    model = "client" if generated is None else generated.model
+    digest = digest_call(
+        oracle="paraphraser",
+        adapter=adapter,
+        model=model,
+        inputs={
+            "text": text,
+            "declared_invariant": invariant is not None,
+            "declared_significant": significant is not None,
+            "generated_digest": generated.digest if generated else None,
+        },
+        outputs={"invariant": inv, "significant": sig},
+    )
+    return Paraphrases(invariant=inv, significant=sig, adapter=adapter, model=model, digest=digest)

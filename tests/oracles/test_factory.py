@@ -1,0 +1,112 @@
+"""build_oracles: adapter selection, config errors, and resource cleanup."""
+
+from __future__ import annotations
+
+import pytest
+
+from oracles.config import (
+    DecomposerConfig,
+    EmbedderConfig,
+    NLIConfig,
+    OraclesConfig,
+    ParaphraserConfig,
+)
+from oracles.decomposers import LLMDecomposer, SentenceDecomposer
+from oracles.embedders import OpenAIEmbedder, TEIEmbedder
+from oracles.errors import OracleConfigError
+from oracles.factory import build_oracles
+from oracles.nli_lexical import LexicalJudge
+from oracles.nli_llm import LLMJudge
+from oracles.nli_tei import TEIJudge
+from oracles.paraphrasers import LLMParaphraser, RulesParaphraser
+from oracles.protocols import ChatClient
+from tests.fakes.tei_server import FakeTEIServer
+from tests.oracles.fake_chat import FakeChat, FakeEmbeddings
+
+
+class ChatWithEmbeddings(FakeChat):
+    """A chat client that also serves embeddings, like an OpenAI upstream."""
+
+    async def embed(self, *, model: str, inputs: list[str]) -> list[list[float]]:
+        """Constant unit vectors."""
+        return [[1.0, 0.0] for _ in inputs]
+
+
+def test_defaults_build_deterministic_oracles_without_embedder() -> None:
+    """The default config needs no upstream: sentences, lexical, rules, no embedder."""
+    oracles = build_oracles(OraclesConfig(), {})
+    assert isinstance(oracles.decomposer, SentenceDecomposer)
+    assert isinstance(oracles.nli, LexicalJudge)
+    assert isinstance(oracles.paraphraser, RulesParaphraser)
+    assert oracles.embedder is None
+
+
+def test_llm_oracles_use_the_named_upstream() -> None:
+    """LLM adapters are bound to the configured upstream's client and model."""
+    config = OraclesConfig(
+        decomposer=DecomposerConfig(kind="llm", model="gpt-x", upstream="main"),
+        nli=NLIConfig(kind="llm", model="gpt-x", upstream="main", aggregation="per_chunk"),
+        paraphraser=ParaphraserConfig(kind="llm", model="gpt-x", upstream="main"),
+        embedder=EmbedderConfig(kind="openai", model="emb", upstream="main"),
+    )
+    clients: dict[str, ChatClient] = {"main": ChatWithEmbeddings("{}")}
+    oracles = build_oracles(config, clients)
+    assert isinstance(oracles.decomposer, LLMDecomposer)
+    assert isinstance(oracles.nli, LLMJudge)
+    assert oracles.nli.aggregation == "per_chunk"
+    assert isinstance(oracles.paraphraser, LLMParaphraser)
+    assert isinstance(oracles.embedder, OpenAIEmbedder)
+
+
+def test_unknown_upstream_name_is_a_clear_config_error() -> None:
+    """An upstream not among the clients is refused, listing the known ones."""
+    config = OraclesConfig(nli=NLIConfig(kind="llm", model="m", upstream="missing"))
+    with pytest.raises(OracleConfigError, match=r"\['main'\], got 'missing'"):
+        build_oracles(config, {"main": FakeChat("{}")})
+
+
+@pytest.mark.parametrize(
+    ("config", "key"),
+    [
+        (OraclesConfig(decomposer=DecomposerConfig(kind="llm", upstream="main")), "model"),
+        (OraclesConfig(nli=NLIConfig(kind="tei")), "url"),
+        (OraclesConfig(nli=NLIConfig(kind="cross_encoder")), "model_path"),
+        (OraclesConfig(embedder=EmbedderConfig(kind="openai", model="m")), "upstream"),
+    ],
+)
+def test_missing_required_keys_are_config_errors(config: OraclesConfig, key: str) -> None:
+    """Each adapter's required key is named when absent."""
+    with pytest.raises(OracleConfigError, match=rf"\.{key} for kind"):
+        build_oracles(config, {"main": FakeChat("{}")})
+
+
+def test_openai_embedder_needs_an_embeddings_capable_upstream() -> None:
+    """A chat-only upstream cannot serve /v1/embeddings."""
+    config = OraclesConfig(embedder=EmbedderConfig(kind="openai", model="m", upstream="main"))
+    with pytest.raises(OracleConfigError, match="/v1/embeddings"):
+        build_oracles(config, {"main": FakeChat("{}")})
+
+
+def test_explicit_embeddings_clients_are_used() -> None:
+    """`embeddings_clients` supplies the embeddings client by upstream name."""
+    config = OraclesConfig(embedder=EmbedderConfig(kind="openai", model="m", upstream="emb"))
+    oracles = build_oracles(config, {}, embeddings_clients={"emb": FakeEmbeddings(lambda _: [1.0])})
+    assert isinstance(oracles.embedder, OpenAIEmbedder)
+
+
+async def test_tei_oracles_work_and_aclose_releases_sessions() -> None:
+    """TEI NLI and embedder run against the fake server and aclose() closes their sessions."""
+    async with FakeTEIServer() as tei:
+        config = OraclesConfig(
+            nli=NLIConfig(kind="tei", url=tei.url),
+            embedder=EmbedderConfig(kind="tei", url=tei.url),
+        )
+        oracles = build_oracles(config, {})
+        assert isinstance(oracles.nli, TEIJudge)
+        assert isinstance(oracles.embedder, TEIEmbedder)
+        judged = await oracles.nli.judge(["the cat"], ["the cat sat"])
+        embedded = await oracles.embedder.embed(["x"])
+        await oracles.aclose()
+        await oracles.aclose()
+    assert judged.entail == [[0.92]]
+    assert embedded.dim == 8
