@@ -1,0 +1,82 @@
+"""`assurance serve`: run the proxy, from flags alone or a TOML file plus overriding flags (SPEC 8).
+
+With no config file, `--upstream-url` names one OpenAI-compatible upstream (key from the environment
+variable `--upstream-key-env`, default `OPENAI_API_KEY`) serving every model. Modes `shadow` and
+`enforce` are served when the `proxy.pipeline` module is present (its `setup_assurance(app)` is
+installed). This module only turns arguments into a `Config` and starts `proxy.server`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from proxy.app import SetupAssurance
+from proxy.config import CliOverrides, ConfigError, load_config
+from proxy.logging_setup import configure_logging
+from proxy.server import run_server
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of `assurance serve`."""
+    parser.add_argument("--config", metavar="FILE", help="TOML configuration file")
+    parser.add_argument(
+        "--upstream-url",
+        metavar="URL",
+        help="OpenAI-compatible base URL, e.g. https://api.openai.com/v1 (serves every model)",
+    )
+    parser.add_argument(
+        "--upstream-key-env",
+        metavar="NAME",
+        help="environment variable holding the upstream key (default OPENAI_API_KEY)",
+    )
+    parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (default 8080; 0 = any)")
+    parser.add_argument(
+        "--log-level", default="info", choices=("debug", "info", "warning", "error")
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the configuration and serve until SIGTERM/SIGINT; 2 on a configuration error."""
+    overrides = CliOverrides(
+        host=args.host,
+        port=args.port,
+        upstream_url=args.upstream_url,
+        upstream_key_env=args.upstream_key_env,
+    )
+    try:
+        config = load_config(args.config, overrides)
+        if not config.upstreams:
+            raise ConfigError(
+                "Expected at least one upstream ([[upstreams]] in --config, or --upstream-url),"
+                " got none"
+            )
+        configure_logging(level=args.log_level)
+        return run_server(config, setup_assurance=_pipeline_setup())
+    except ConfigError as exc:
+        print(f"assurance serve: {exc}", file=sys.stderr)
+        return 2
+
+
+def _pipeline_setup() -> SetupAssurance | None:
+    try:
+        module = importlib.import_module("proxy.pipeline")
+    except ModuleNotFoundError as exc:
+        if exc.name != "proxy.pipeline":
+            raise
+        return None
+    setup: SetupAssurance = module.setup_assurance
+    return setup
+
+
+def main() -> int:
+    """`python -m proxy.commands.serve ...`: the same as `assurance serve ...`."""
+    parser = argparse.ArgumentParser(prog="assurance serve", description=__doc__)
+    add_arguments(parser)
+    return run(parser.parse_args())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

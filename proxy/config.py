@@ -1,0 +1,208 @@
+"""The proxy's configuration: one frozen Struct parsed once from TOML plus command-line overrides.
+
+`load_config(path, overrides)` reads the optional TOML file (SPEC 8), applies the flags of
+`assurance serve`, and validates everything with msgspec, so a bad key fails at start-up with a
+message naming it. Secrets never live here: upstream keys and client keys are read from the
+environment variables (or files) the config names, by the modules that use them. This module does
+not open sockets or read keys.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+from oracles.config import OraclesConfig
+
+UpstreamKind = Literal["openai", "anthropic"]
+AssuranceMode = Literal["off", "shadow", "enforce"]
+
+DEFAULT_UPSTREAM_NAME = "default"
+DEFAULT_UPSTREAM_KEY_ENV = "OPENAI_API_KEY"
+
+
+class ConfigError(Exception):
+    """The configuration file or flags are invalid; the message names the offending key."""
+
+
+class ServerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """`[server]`: listening address and request limits."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body_bytes: int = 4 * 1024 * 1024
+    max_concurrency: int = 256
+    shutdown_grace_s: float = 10.0
+    # optional proxy auth: accepted client keys, one per line in a file, or comma-separated in env
+    client_keys_file: str | None = None
+    client_keys_env: str | None = None
+
+    def __post_init__(self) -> None:
+        _require(0 <= self.port <= 65535, "server.port", "an integer in [0, 65535]", self.port)
+        _require(
+            self.max_body_bytes > 0,
+            "server.max_body_bytes",
+            "a positive integer",
+            self.max_body_bytes,
+        )
+        _require(
+            self.max_concurrency > 0,
+            "server.max_concurrency",
+            "a positive integer",
+            self.max_concurrency,
+        )
+        _require(
+            self.shutdown_grace_s >= 0,
+            "server.shutdown_grace_s",
+            "a number >= 0",
+            self.shutdown_grace_s,
+        )
+
+
+class UpstreamConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One `[[upstreams]]` entry: a provider and the model names (glob patterns) it serves."""
+
+    name: str
+    kind: UpstreamKind = "openai"
+    # OpenAI-style base URL including the version prefix, e.g. "https://api.openai.com/v1"
+    base_url: str
+    api_key_env: str | None = None
+    models: tuple[str, ...] = ("*",)
+    connect_timeout_s: float = 10.0
+    read_timeout_s: float = 600.0
+
+    def __post_init__(self) -> None:
+        where = f"upstreams[{self.name!r}]"
+        _require(bool(self.name), "upstreams[].name", "a non-empty string", self.name)
+        _require(
+            self.base_url.startswith(("http://", "https://")),
+            f"{where}.base_url",
+            "an http:// or https:// URL",
+            self.base_url,
+        )
+        _require(bool(self.models), f"{where}.models", "at least one model pattern", self.models)
+        _require(
+            self.connect_timeout_s > 0,
+            f"{where}.connect_timeout_s",
+            "a number > 0",
+            self.connect_timeout_s,
+        )
+        _require(
+            self.read_timeout_s > 0, f"{where}.read_timeout_s", "a number > 0", self.read_timeout_s
+        )
+
+
+class AssuranceConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """`[assurance]`: defaults and limits of the certification pipeline (unused in mode `off`)."""
+
+    default_mode: AssuranceMode = "off"
+    default_policy: str = "enterprise_qa"
+    signing_key_file: str | None = None
+    card_ttl_s: int = 86400
+    max_claims: int = 64
+    max_evidence_chunks: int = 64
+    max_evidence_bytes: int = 1024 * 1024
+    oracle_timeout_s: float = 30.0
+    log_content: bool = False
+
+
+class StoreConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """`[store]`: where bundles are kept (SQLite file)."""
+
+    path: str = "assurance-store.sqlite3"
+
+
+class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The whole configuration; built once by `load_config` and never mutated."""
+
+    server: ServerConfig = msgspec.field(default_factory=ServerConfig)
+    upstreams: tuple[UpstreamConfig, ...] = ()
+    assurance: AssuranceConfig = msgspec.field(default_factory=AssuranceConfig)
+    oracles: OraclesConfig = msgspec.field(default_factory=OraclesConfig)
+    store: StoreConfig = msgspec.field(default_factory=StoreConfig)
+    # policy name -> raw fields; certifiers.policy validates them (SPEC 5.7)
+    policies: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        names = [u.name for u in self.upstreams]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(
+                f"Expected unique upstreams[].name values, got duplicates {duplicates}"
+            )
+
+
+class CliOverrides(msgspec.Struct, frozen=True, kw_only=True):
+    """Command-line flags of `assurance serve`; `None` means "not given, keep the file's value"."""
+
+    host: str | None = None
+    port: int | None = None
+    upstream_url: str | None = None
+    upstream_key_env: str | None = None
+
+
+def _require(ok: bool, key: str, expected: str, got: object) -> None:
+    # ValueError inside __post_init__ becomes a msgspec.ValidationError carrying the path
+    if not ok:
+        raise ValueError(f"Expected {key} to be {expected}, got {got!r}")
+
+
+def load_config(path: str | Path | None = None, overrides: CliOverrides | None = None) -> Config:
+    """Read the TOML file at `path` (if any), apply `overrides`, and validate the result.
+
+    `--upstream-url` adds (or replaces) an OpenAI-compatible upstream named `default` serving every
+    model (`*`); it is placed first so it wins routing for the models it serves.
+    """
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"Cannot read config file {str(path)!r}: {exc.strerror}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"Config file {str(path)!r} is not valid TOML: {exc}") from exc
+    if overrides is not None:
+        raw = _apply_overrides(raw, overrides)
+    return config_from_mapping(raw)
+
+
+def config_from_mapping(raw: dict[str, Any]) -> Config:
+    """Validate an already-parsed mapping (the TOML document's shape) into a `Config`."""
+    try:
+        return msgspec.convert(raw, Config, strict=True)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"Invalid configuration: {_toml_path(str(exc))}") from exc
+
+
+def _toml_path(message: str) -> str:
+    # msgspec reports paths like "$.server.port"; TOML readers think in "server.port"
+    return message.replace("`$.", "`").replace("`$`", "`<top level>`")
+
+
+def _apply_overrides(raw: dict[str, Any], overrides: CliOverrides) -> dict[str, Any]:
+    merged = dict(raw)
+    server = dict(merged.get("server", {}))
+    if overrides.host is not None:
+        server["host"] = overrides.host
+    if overrides.port is not None:
+        server["port"] = overrides.port
+    if server:
+        merged["server"] = server
+    if overrides.upstream_url is not None:
+        cli_upstream: dict[str, Any] = {
+            "name": DEFAULT_UPSTREAM_NAME,
+            "kind": "openai",
+            "base_url": overrides.upstream_url,
+            "api_key_env": overrides.upstream_key_env or DEFAULT_UPSTREAM_KEY_ENV,
+            "models": ["*"],
+        }
+        others = [
+            u
+            for u in merged.get("upstreams", [])
+            if not (isinstance(u, dict) and u.get("name") == DEFAULT_UPSTREAM_NAME)
+        ]
+        merged["upstreams"] = [cli_upstream, *others]
+    return merged

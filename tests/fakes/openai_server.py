@@ -1,0 +1,265 @@
+"""A fake OpenAI-compatible upstream on loopback with scripted replies, for proxy tests and
+benchmarks.
+
+`FakeOpenAIServer` binds 127.0.0.1 on port 0 and serves `/v1/chat/completions`, `/v1/embeddings` and
+`/v1/models`. Replies are taken in order from a script (`JsonReply`, `StreamReply`, `DropReply`);
+with an empty script it answers a default completion (or stream, when the request asks for one,
+honouring `stream_options.include_usage`). Every request is recorded (path, headers, body). It
+counts requests the proxy abandoned (cancelled while the fake was waiting, or a stream whose reader
+went away). It is not a model and ignores the prompt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+FAKE_MODEL = "gpt-fake"
+DEFAULT_CONTENT = "Hello from the fake upstream."
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request the fake received."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        """The body decoded as JSON."""
+        return json.loads(self.body)
+
+
+@dataclass(frozen=True)
+class JsonReply:
+    """Answer with `payload` as JSON (or `raw` bytes verbatim) and `status`, after `delay_s`."""
+
+    payload: Any = None
+    status: int = 200
+    delay_s: float = 0.0
+    raw: bytes | None = None
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StreamReply:
+    """Answer with SSE events (`chunks`, then `data: [DONE]`); `drop_after` cuts the connection."""
+
+    chunks: Sequence[Any]
+    delay_s: float = 0.0
+    first_delay_s: float = 0.0
+    drop_after: int | None = None
+
+
+@dataclass(frozen=True)
+class DropReply:
+    """Close the connection without answering."""
+
+
+Reply = JsonReply | StreamReply | DropReply
+
+
+def chat_completion(
+    content: str | None = DEFAULT_CONTENT,
+    *,
+    model: str = FAKE_MODEL,
+    tool_calls: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A ChatCompletion object as OpenAI returns it."""
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    if tool_calls is not None:
+        message["tool_calls"] = tool_calls
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": 1714000000,
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": "tool_calls" if tool_calls else "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12},
+    }
+
+
+def stream_chunks(
+    pieces: Sequence[str] = ("Hello", " from", " the fake."),
+    *,
+    model: str = FAKE_MODEL,
+    tool_calls: list[dict[str, Any]] | None = None,
+    include_usage: bool = False,
+) -> list[dict[str, Any]]:
+    """ChatCompletionChunk objects: role, one per content piece, tool calls, finish, usage."""
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        return {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion.chunk",
+            "created": 1714000000,
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+
+    chunks = [chunk({"role": "assistant", "content": ""})]
+    chunks += [chunk({"content": p}) for p in pieces]
+    for i, call in enumerate(tool_calls or []):
+        chunks.append(chunk({"tool_calls": [{"index": i, **call}]}))
+    chunks.append(chunk({}, "tool_calls" if tool_calls else "stop"))
+    if include_usage:
+        usage = {
+            "prompt_tokens": 5,
+            "completion_tokens": len(pieces),
+            "total_tokens": 5 + len(pieces),
+        }
+        chunks.append({**chunk({}), "choices": [], "usage": usage})
+    return chunks
+
+
+class FakeOpenAIServer:
+    """The fake upstream; use `async with FakeOpenAIServer() as fake:` and `fake.base_url`."""
+
+    def __init__(self, *, models: Sequence[str] = (FAKE_MODEL,)) -> None:
+        self.requests: list[RecordedRequest] = []
+        self.abandoned = 0
+        self.models = list(models)
+        self._script: deque[Reply] = deque()
+        self._runner: web.AppRunner | None = None
+        self._arrived: asyncio.Event | None = None
+        self.base_url = ""
+
+    def script(self, *replies: Reply) -> None:
+        """Queue replies; each request takes the next one."""
+        self._script.extend(replies)
+
+    async def start(self) -> str:
+        """Bind 127.0.0.1 on a free port; returns the OpenAI-style base URL (ending in /v1)."""
+        self._arrived = asyncio.Event()
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_post("/v1/embeddings", self._embeddings)
+        app.router.add_get("/v1/models", self._models)
+        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.base_url = f"http://127.0.0.1:{port}/v1"
+        return self.base_url
+
+    async def close(self) -> None:
+        """Stop serving."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeOpenAIServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _record(self, request: web.Request) -> RecordedRequest:
+        recorded = RecordedRequest(
+            method=request.method,
+            path=request.path,
+            headers=dict(request.headers),
+            body=await request.read(),
+        )
+        self.requests.append(recorded)
+        if self._arrived is not None:
+            self._arrived.set()
+        return recorded
+
+    async def wait_for_requests(self, count: int) -> None:
+        """Return once at least `count` requests have arrived."""
+        assert self._arrived is not None, "start() the fake first"
+        while len(self.requests) < count:
+            self._arrived.clear()
+            await self._arrived.wait()
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        recorded = await self._record(request)
+        if self._script:
+            reply = self._script.popleft()
+        else:
+            body = recorded.json()
+            if body.get("stream"):
+                usage = bool((body.get("stream_options") or {}).get("include_usage"))
+                reply = StreamReply(stream_chunks(include_usage=usage))
+            else:
+                reply = JsonReply(chat_completion())
+        return await self._answer(request, reply)
+
+    async def _embeddings(self, request: web.Request) -> web.StreamResponse:
+        await self._record(request)
+        if self._script:
+            return await self._answer(request, self._script.popleft())
+        payload = {
+            "object": "list",
+            "data": [{"object": "embedding", "index": 0, "embedding": [0.5, -0.25, 0.125]}],
+            "model": "text-embedding-fake",
+            "usage": {"prompt_tokens": 2, "total_tokens": 2},
+        }
+        return web.json_response(payload)
+
+    async def _models(self, request: web.Request) -> web.StreamResponse:
+        await self._record(request)
+        data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.models]
+        return web.json_response({"object": "list", "data": data})
+
+    async def _answer(self, request: web.Request, reply: Reply) -> web.StreamResponse:
+        try:
+            match reply:
+                case DropReply():
+                    return self._drop(request)
+                case JsonReply():
+                    await asyncio.sleep(reply.delay_s)
+                    body = (
+                        reply.raw if reply.raw is not None else json.dumps(reply.payload).encode()
+                    )
+                    response = web.Response(body=body, status=reply.status, headers=reply.headers)
+                    response.content_type = reply.content_type
+                    return response
+                case StreamReply():
+                    return await self._stream(request, reply)
+        except asyncio.CancelledError:
+            self.abandoned += 1
+            raise
+
+    def _drop(self, request: web.Request) -> web.StreamResponse:
+        if request.transport is not None:
+            request.transport.abort()
+        # nothing reaches the proxy: the connection is already gone
+        return web.Response(status=500)
+
+    async def _stream(self, request: web.Request, reply: StreamReply) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await asyncio.sleep(reply.first_delay_s)
+        await response.prepare(request)
+        try:
+            for i, chunk in enumerate(reply.chunks):
+                if reply.drop_after is not None and i >= reply.drop_after:
+                    self._drop(request)
+                    return response
+                if i and reply.delay_s:
+                    await asyncio.sleep(reply.delay_s)
+                await response.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+            await response.write(b"data: [DONE]\n\n")
+            await response.write_eof()
+        except ConnectionResetError:
+            self.abandoned += 1
+        return response
