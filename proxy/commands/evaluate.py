@@ -1,0 +1,214 @@
+"""`assurance eval ...`: evaluation harnesses; `eval grounding` measures catch and false block.
+
+Parses flags, loads the dataset and the `[oracles.*]` configuration, builds the oracles once
+(`oracles.factory.build_oracles`), runs `proxy.evaluation.harness.evaluate` on one event loop, and
+writes the report (Markdown or JSON on stdout, JSON to `--out`, Markdown to `--markdown`, a PNG to
+`--plot`). Exit status: 0 done, 2 bad input (missing dataset, malformed row, bad config). It is not
+part of the proxy's request path and starts no server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import sys
+import tomllib
+from pathlib import Path
+
+import msgspec
+
+from oracles.config import EmbedderConfig, OraclesConfig
+from oracles.errors import OracleConfigError
+from oracles.factory import build_oracles
+from proxy.evaluation.datasets import (
+    DATASET_NAMES,
+    JSONL_FORMAT,
+    DatasetError,
+    EvalCase,
+    default_data_dir,
+    load_dataset,
+)
+from proxy.evaluation.harness import HarnessSettings, evaluate
+from proxy.evaluation.refusals import is_refusal
+from proxy.evaluation.report import DatasetInfo, EvalReport, encode_json, render_markdown
+from proxy.evaluation.runner import EvalOracles
+
+EXIT_BAD_INPUT = 2
+DEFAULT_CACHE_DIR = Path(".assurance/cache")
+
+
+class EvalConfigError(Exception):
+    """The `--config` file is unreadable or its `[oracles.*]` tables are invalid."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register `eval`'s nested subcommands (currently `grounding`)."""
+    nested = parser.add_subparsers(dest="eval_command", required=True)
+    grounding = nested.add_parser(
+        "grounding",
+        help="catch / false-block rates of the grounding gate on a labelled dataset",
+        description=__doc__,
+        epilog="Generic --dataset jsonl format:\n" + JSONL_FORMAT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    grounding.add_argument("--dataset", choices=DATASET_NAMES, required=True)
+    grounding.add_argument("--path", type=Path, help="the JSONL file for --dataset jsonl")
+    grounding.add_argument(
+        "--data-dir",
+        type=Path,
+        help="directory of a named dataset (default: <repository>/../shared/data/<dataset>)",
+    )
+    grounding.add_argument("--limit", type=int, help="evaluate N dataset rows (seeded sample)")
+    grounding.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    grounding.add_argument("--config", type=Path, help="TOML file; only its [oracles.*] are read")
+    grounding.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
+    grounding.add_argument(
+        "--no-cache", action="store_true", help="neither read nor write the cache"
+    )
+    grounding.add_argument("--concurrency", type=int, default=8, help="cases in flight (default 8)")
+    grounding.add_argument("--no-b1", action="store_true", help="skip the cosine baseline B1")
+    grounding.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    grounding.add_argument("--out", type=Path, help="write the JSON report here")
+    grounding.add_argument("--markdown", type=Path, help="write the Markdown report here")
+    grounding.add_argument("--plot", type=Path, help="write the frontier PNG here")
+    grounding.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def load_oracles_config(path: Path | None) -> OraclesConfig:
+    """The `[oracles.*]` tables of a TOML file (defaults without one); other tables are ignored."""
+    if path is None:
+        return OraclesConfig()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise EvalConfigError(f"Expected a readable TOML file, got {exc} - at {path}") from None
+    try:
+        return msgspec.convert(raw.get("oracles", {}), OraclesConfig)
+    except msgspec.ValidationError as exc:
+        raise EvalConfigError(
+            f"Expected valid [oracles.*] tables, got: {exc} - at {path}"
+        ) from None
+
+
+def _b1_config(config: OraclesConfig, want_b1: bool) -> tuple[OraclesConfig, str]:
+    """The config to build from: B1 needs an embedder; `none` is replaced by MiniLM for B1 only."""
+    if not want_b1:
+        return msgspec.structs.replace(config, embedder=EmbedderConfig(kind="none")), ""
+    if config.embedder.kind != "none":
+        return config, ""
+    replaced = msgspec.structs.replace(
+        config, embedder=EmbedderConfig(kind="sentence_transformers")
+    )
+    return replaced, "configured embedder is none: default sentence_transformers used for B1"
+
+
+def _oracle_settings(config: OraclesConfig) -> dict[str, dict[str, object]]:
+    """Per-role settings that change outputs (cache identity); timeouts and sizes are left out."""
+    ignored = {"timeout_s", "batch_size", "max_concurrency", "device", "upstream", "url"}
+
+    def keep(section: msgspec.Struct) -> dict[str, object]:
+        values: dict[str, object] = msgspec.to_builtins(section)
+        return {key: value for key, value in values.items() if key not in ignored}
+
+    return {
+        "decomposer": keep(config.decomposer),
+        "nli": keep(config.nli),
+        "embedder": keep(config.embedder),
+    }
+
+
+def _dataset_info(args: argparse.Namespace, cases: list[EvalCase]) -> DatasetInfo:
+    source = (
+        str(args.path)
+        if args.dataset == "jsonl"
+        else str(args.data_dir or default_data_dir(args.dataset))
+    )
+    refusal_counts = {"grounded": 0, "unsupported": 0}
+    for case in cases:
+        refusal_counts[case.label] += is_refusal(case.answer)
+    return DatasetInfo(
+        name=args.dataset,
+        source=source,
+        limit=args.limit,
+        seed=args.seed,
+        cases=len(cases),
+        grounded=sum(1 for case in cases if case.label == "grounded"),
+        unsupported=sum(1 for case in cases if case.label == "unsupported"),
+        refusals_grounded=refusal_counts["grounded"],
+        refusals_unsupported=refusal_counts["unsupported"],
+    )
+
+
+async def _evaluate(args: argparse.Namespace, cases: list[EvalCase]) -> EvalReport:
+    config, b1_note = _b1_config(load_oracles_config(args.config), not args.no_b1)
+    oracle_set = build_oracles(config, {})
+    try:
+        settings = HarnessSettings(
+            concurrency=args.concurrency,
+            progress=not args.quiet and sys.stderr.isatty(),
+            b1_note=b1_note,
+            oracle_settings=_oracle_settings(config),
+        )
+        oracles = EvalOracles(
+            decomposer=oracle_set.decomposer, nli=oracle_set.nli, embedder=oracle_set.embedder
+        )
+        return await evaluate(
+            cases,
+            oracles,
+            dataset=_dataset_info(args, cases),
+            settings=settings,
+            cache_dir=None if args.no_cache else args.cache_dir,
+        )
+    finally:
+        await oracle_set.aclose()
+
+
+def _write_outputs(args: argparse.Namespace, report: EvalReport) -> None:
+    markdown = render_markdown(report)
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_bytes(encode_json(report))
+    if args.markdown is not None:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(markdown, encoding="utf-8")
+    if args.plot is not None:
+        plot = importlib.import_module("proxy.evaluation.plot")
+        plot.write_frontier_png(report, args.plot)
+    if args.format == "json":
+        sys.stdout.write(encode_json(report).decode("utf-8"))
+    else:
+        sys.stdout.write(markdown)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run `assurance eval <command>`; returns the exit status."""
+    if args.eval_command != "grounding":
+        print(
+            f"error: expected an eval command in ('grounding',), got {args.eval_command!r}",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    try:
+        if args.limit is not None and args.limit < 1:
+            raise DatasetError(f"Expected --limit >= 1, got {args.limit} - at --limit")
+        if args.concurrency < 1:
+            raise DatasetError(
+                f"Expected --concurrency >= 1, got {args.concurrency} - at --concurrency"
+            )
+        cases = load_dataset(
+            args.dataset, data_dir=args.data_dir, path=args.path, limit=args.limit, seed=args.seed
+        )
+        if not cases:
+            raise DatasetError(
+                f"Expected at least one case, got an empty dataset - at {args.dataset}"
+            )
+        report = asyncio.run(_evaluate(args, cases))
+    except (DatasetError, EvalConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OracleConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    _write_outputs(args, report)
+    return 0

@@ -1,0 +1,127 @@
+"""Per-case outcomes (emit | trim | block) of Treatment, B1 and B3, decided by the certifiers'
+builders.
+
+Treatment at θ_e (θ_g = θ_c = 1/2, θ_r = 1/20 fixed, SPEC 5.1 defaults): the oracle outputs cross
+the trust boundary exactly as in the proxy (quantized support matrix, rational weights), then
+`certifiers.build.grounding.build_grounding` decides the emission gate and
+`certifiers.build.residue.build_residue` the maximal certifiable residue under the admission rule of
+SPEC 5.2 (C_ground strict when the gate blocks, C_norefute when it passes with W⁻ + W± > 0), with no
+policy patterns, dependencies, conflicts or budget. Outcome: **emit** when the residue drops no
+claim (the answer goes out unchanged), **trim** when it drops some and keeps some (verdict
+`residue`), **block** when it keeps none (verdict `abstain`). A case whose oracle failed, whose
+decomposition is empty, or whose reconstruction check fails is **block**: the proxy fails closed
+there (an abstain card, or a grounding layer left unverified that every policy with
+`required_in_scope` rejects).
+
+B3 (raw NLI, no support gate): block iff max_i wᵢ·βᵢ⁻ ≥ 1/2, with wᵢ the decomposer's weight and βᵢ⁻
+the certifier's exact β⁻. B1 (cosine): block iff the best float cosine between the answer and an
+evidence chunk is < θ. This module computes no rates (see `proxy.evaluation.report`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from fractions import Fraction
+
+import msgspec
+
+from certifiers.build.certify import quantize_score
+from certifiers.build.grounding import build_grounding
+from certifiers.build.residue import build_residue
+from certifiers.types import (
+    SCORE_SCALE,
+    Claim,
+    Decomposition,
+    GroundingCertificate,
+    SupportMatrix,
+    Thresholds,
+)
+from proxy.evaluation.report import Outcome
+from proxy.evaluation.runner import CaseOutputs
+
+DEFAULT_THRESHOLDS = Thresholds()
+B3_THRESHOLD = Fraction(1, 2)
+
+
+def _quantize(score: float) -> int:
+    """q(x) of SPEC 4.1, by the certifiers, of the float's shortest decimal text.
+
+    The proxy sends scores to the certifiers as JSON numbers (shortest round-trip text), read
+    exactly; `Fraction(repr(x))` is that same value.
+    """
+    return quantize_score(Fraction(repr(score)))
+
+
+def certifier_inputs(outputs: CaseOutputs) -> tuple[Decomposition, SupportMatrix] | None:
+    """The decomposition and support matrix as the certifiers receive them (None if unavailable)."""
+    if outputs.decomposition is None or outputs.nli is None or outputs.failure is not None:
+        return None
+    decomposition = Decomposition(
+        answer=outputs.case.answer,
+        claims=tuple(
+            Claim(text=c.text, weight=Fraction(repr(c.weight)), span=c.span)
+            for c in outputs.decomposition.claims
+        ),
+    )
+    support = SupportMatrix(
+        aggregation=outputs.nli.aggregation,
+        scale=SCORE_SCALE,
+        entail=tuple(tuple(_quantize(x) for x in row) for row in outputs.nli.entail),
+        contradict=tuple(tuple(_quantize(x) for x in row) for row in outputs.nli.contradict),
+    )
+    return decomposition, support
+
+
+def grounding_at(
+    decomposition: Decomposition, support: SupportMatrix, theta_e: Fraction
+) -> GroundingCertificate:
+    """The grounding certificate at θ_e with the other thresholds at their defaults."""
+    thresholds = msgspec.structs.replace(DEFAULT_THRESHOLDS, theta_e=theta_e)
+    return build_grounding(decomposition, support, thresholds, {})
+
+
+def outcome_of(decomposition: Decomposition, grounding: GroundingCertificate) -> Outcome:
+    """emit / trim / block from the gate and the residue (see the module docstring)."""
+    if not grounding.reconstruction.passed:
+        return "block"
+    residue = build_residue(
+        decomposition.claims,
+        grounding,
+        forbidden_patterns=(),
+        dependencies=(),
+        conflicts=(),
+        budget=None,
+    )
+    if not residue.dropped:
+        return "emit"
+    return "trim" if residue.kept else "block"
+
+
+def treatment_outcomes(outputs: CaseOutputs, thetas: Sequence[Fraction]) -> list[Outcome]:
+    """Treatment's outcome at each θ_e of the sweep."""
+    inputs = certifier_inputs(outputs)
+    if inputs is None:
+        return ["block"] * len(thetas)
+    decomposition, support = inputs
+    return [outcome_of(decomposition, grounding_at(decomposition, support, t)) for t in thetas]
+
+
+def b3_outcome(outputs: CaseOutputs) -> Outcome:
+    """B3: block iff max_i wᵢ·βᵢ⁻ ≥ 1/2 (β⁻ does not depend on θ_e)."""
+    inputs = certifier_inputs(outputs)
+    if inputs is None:
+        return "block"
+    decomposition, support = inputs
+    grounding = grounding_at(decomposition, support, DEFAULT_THRESHOLDS.theta_e)
+    worst = max(
+        claim.weight * beta
+        for claim, beta in zip(decomposition.claims, grounding.beta_minus, strict=True)
+    )
+    return "block" if worst >= B3_THRESHOLD else "emit"
+
+
+def b1_outcome(outputs: CaseOutputs, theta: Fraction) -> Outcome:
+    """B1: block iff max_j cos(answer, chunk_j) < θ (an embedder failure blocks)."""
+    if outputs.best_cosine is None:
+        return "block"
+    return "block" if Fraction(outputs.best_cosine) < theta else "emit"
