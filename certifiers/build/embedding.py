@@ -1,0 +1,173 @@
+"""Embedding-sensitivity certificate builder (SPEC 5.3 and 4.1, paper §7, Lemma 7.2, Theorem 7.4).
+
+Quantizes vectors onto the 2^-24 grid (ints), measures squared norms, squared distances and dot
+products exactly in integers, and derives R²_inv, R²_sig, Δ², the rounding budget ε_η (sound
+rational square-root bounds), the top-k evidence ranking, its rank margin and the invariant
+variants' flips. Vectors are inlined in the certificate only when small (see INLINE_COORDINATES);
+their digest always is.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Mapping, Sequence
+from fractions import Fraction
+from operator import mul, sub
+
+from certifiers.canonical import canonical_digest
+from certifiers.rational import sqrt_upper
+from certifiers.types import (
+    GRID_BITS,
+    EmbeddingCertificate,
+    EvidenceMeasure,
+    QuantizedVectors,
+    VariantMeasure,
+)
+
+#: vectors are inlined when (1 + #inv + #sig + #evidence) * dim is at most this many coordinates
+INLINE_COORDINATES = 4096
+GRID = 2**GRID_BITS
+GRID_SQ = GRID * GRID
+_SLOT_BITS = 64  # one packed dot product: |<u, v>| <= dim * 2^50 < 2^63 for dim <= 2^12
+
+
+def quantize(vector: Sequence[Fraction]) -> tuple[int, ...]:
+    """Round each coordinate to the nearest multiple of 2^-24 (ties up): the integer numerators."""
+    return tuple((x * GRID + Fraction(1, 2)).__floor__() for x in vector)
+
+
+def dot(u: Sequence[int], v: Sequence[int]) -> int:
+    """Exact integer inner product."""
+    return sum(map(mul, u, v))
+
+
+def dist_sq(u: Sequence[int], v: Sequence[int]) -> int:
+    """Exact integer squared Euclidean distance."""
+    return sum(d * d for d in map(sub, u, v))
+
+
+def top_order(dots: Sequence[int], k: int) -> tuple[int, ...]:
+    """The k evidence indices of highest similarity, in rank order; ties by smaller index."""
+    return tuple(sorted(range(len(dots)), key=lambda j: (-dots[j], j))[:k])
+
+
+def _packed_dots(vector: Sequence[int], packed_columns: Sequence[int], count: int) -> list[int]:
+    """<vector, e_j> for all j at once: Σ_i v_i·P_i where P_i packs e_{j,i} in 64-bit slots."""
+    total: int = sum(map(mul, vector, packed_columns))
+    mask = (1 << _SLOT_BITS) - 1
+    half = 1 << (_SLOT_BITS - 1)
+    out: list[int] = []
+    for _ in range(count):
+        slot = total & mask
+        if slot >= half:
+            slot -= 1 << _SLOT_BITS
+        out.append(slot)
+        total = (total - slot) >> _SLOT_BITS
+    return out
+
+
+def _pack_columns(evidence: Sequence[Sequence[int]], dim: int) -> list[int]:
+    """Column i packs e_{j,i} for every chunk j in signed 64-bit slots: Σ_j e_{j,i}·2^(64j).
+
+    The column bytes are two's complement per slot (array 'q'); read unsigned, each negative slot
+    j borrows 2^64 from slot j+1, which is undone from the slots' sign bits with big-int ops.
+    """
+    count = len(evidence)
+    sign_bits = sum(1 << (_SLOT_BITS * j) for j in range(count))
+    columns: list[int] = []
+    for column in zip(*evidence, strict=True) if evidence else ((),) * dim:
+        unsigned = int.from_bytes(array("q", column).tobytes(), "little")
+        negatives = (unsigned >> (_SLOT_BITS - 1)) & sign_bits
+        columns.append(unsigned - (negatives << _SLOT_BITS))
+    return columns
+
+
+def build_embedding(
+    *,
+    dim: int,
+    query: Sequence[int],
+    invariant: Sequence[Sequence[int]],
+    significant: Sequence[Sequence[int]],
+    evidence: Sequence[Sequence[int]],
+    top_k: int | None,
+    norm_tolerance: Fraction,
+    text: str | None,
+    oracle_digests: Mapping[str, str],
+) -> EmbeddingCertificate:
+    """Build the certificate from vectors already quantized to integer numerators over 2^24."""
+    q = tuple(query)
+    inv = [tuple(v) for v in invariant]
+    sig = [tuple(v) for v in significant]
+    ev = [tuple(v) for v in evidence]
+    columns = _pack_columns(ev, dim) if ev else []
+    ev_dots = _packed_dots(q, columns, len(ev)) if ev else []
+    k = min(top_k, len(ev)) if top_k is not None and ev else None
+    ranking = top_order(ev_dots, k) if k is not None else None
+    q_norm = dot(q, q)
+
+    def measure(v: tuple[int, ...], *, ranked: bool) -> VariantMeasure:
+        norm = dot(v, v)
+        order = top_order(_packed_dots(v, columns, len(ev)), k) if ranked and k else None
+        return VariantMeasure(norm_sq=norm, dist_sq=q_norm + norm - 2 * dot(q, v), top_k=order)
+
+    inv_measures = tuple(measure(v, ranked=True) for v in inv)
+    sig_measures = tuple(measure(v, ranked=False) for v in sig)
+    vectors = QuantizedVectors(
+        query=q, invariant=tuple(inv), significant=tuple(sig), evidence=tuple(ev)
+    )
+    inline = (1 + len(inv) + len(sig) + len(ev)) * dim <= INLINE_COORDINATES
+    r2_inv = Fraction(max(m.dist_sq for m in inv_measures), GRID_SQ) if inv_measures else None
+    r2_sig = Fraction(min(m.dist_sq for m in sig_measures), GRID_SQ) if sig_measures else None
+    delta_sq = r2_sig - r2_inv if r2_inv is not None and r2_sig is not None else None
+    sqrt_dim_upper = sqrt_upper(Fraction(dim))
+    delta = sqrt_dim_upper / GRID
+    max_dist = max((m.dist_sq for m in (*inv_measures, *sig_measures)), default=0)
+    max_dist_upper = sqrt_upper(Fraction(max_dist, GRID_SQ))
+    eps_eta = 2 * max_dist_upper * delta + delta * delta
+    ceiling = (1 + norm_tolerance) * GRID_SQ
+    norms = [q_norm, *(m.norm_sq for m in inv_measures), *(m.norm_sq for m in sig_measures)]
+    ev_norms = [dot(e, e) for e in ev]
+    rank_margin: Fraction | None = None
+    flips: int | None = None
+    agreement: Fraction | None = None
+    if ranking is not None and k is not None:
+        if len(ev) > k:
+            rank_margin = Fraction(ev_dots[ranking[-1]] - max(_rest(ev_dots, ranking)), 2 * GRID_SQ)
+        chosen = set(ranking)
+        flips = sum(1 for m in inv_measures if set(m.top_k or ()) != chosen)
+        agreement = Fraction(len(inv_measures) - flips, len(inv_measures)) if inv_measures else None
+    return EmbeddingCertificate(
+        text=text,
+        dim=dim,
+        norm_tolerance=norm_tolerance,
+        top_k=top_k,
+        query_norm_sq=norms[0],
+        invariant=inv_measures,
+        significant=sig_measures,
+        evidence=tuple(
+            EvidenceMeasure(norm_sq=n, dot=d) for n, d in zip(ev_norms, ev_dots, strict=True)
+        ),
+        vectors_digest=canonical_digest(vectors),
+        vectors=vectors if inline else None,
+        r2_inv=r2_inv,
+        r2_sig=r2_sig,
+        delta_sq=delta_sq,
+        selective=delta_sq > 0 if delta_sq is not None else None,
+        sqrt_dim_upper=sqrt_dim_upper,
+        max_dist_upper=max_dist_upper,
+        eps_eta=eps_eta,
+        drift_bound=r2_inv + eps_eta if r2_inv is not None else None,
+        norms_bounded=all(n <= ceiling for n in (*norms, *ev_norms)),
+        ranking=ranking,
+        rank_margin=rank_margin,
+        rank_margin_sq=rank_margin * rank_margin if rank_margin is not None else None,
+        variant_flips=flips,
+        semantic_agreement=agreement,
+        oracle_digests=dict(oracle_digests),
+    )
+
+
+def _rest(dots: Sequence[int], ranking: Sequence[int]) -> list[int]:
+    """Dot products of the evidence outside the top-k (the (k+1)-th is their maximum)."""
+    inside = set(ranking)
+    return [d for j, d in enumerate(dots) if j not in inside]
