@@ -107,6 +107,9 @@ class AssuranceConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     max_evidence_bytes: int = 1024 * 1024
     oracle_timeout_s: float = 30.0
     log_content: bool = False
+    # JSON file {"schemas": [...], "unknown_tools": "allow"|"block"}: default action-gate tool
+    # schemas (SPEC 5.4) for requests whose `assurance.actions` brings none
+    actions_file: str | None = None
 
 
 class StoreConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

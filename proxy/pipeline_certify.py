@@ -1,0 +1,164 @@
+"""Turn one answered call into a stored, optionally signed bundle: scenario -> certify -> sign ->
+store.
+
+`Certifier` holds what certification needs across calls (policies from config, the signing key, the
+bundle store, the per-session counters). `certify_call` builds the scenario bytes from the oracle
+records (`proxy.pipeline_scenario`), lets `certifiers.scenario.decode_scenario` and
+`certifiers.build.certify` do every computation, signs the card when a key is configured, stores the
+canonical bundle under its replay handle and chains the session's action counters. The returned
+`CertifiedCall` carries the typed bundle for emission and the `CardSummary` for the wire. This
+module computes no certificate field and decides nothing about emission.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import msgspec
+
+from certifiers.build import certify
+from certifiers.build.certify import resolve_policy
+from certifiers.bundle import card_digest, card_signing_payload, encode_bundle, with_signature
+from certifiers.canonical import encode_canonical
+from certifiers.errors import CertifierError, ScenarioError
+from certifiers.scenario import decode_scenario
+from certifiers.types import Bundle, Policy
+from certifiers.verdict import verdict_name
+from proxy.card_headers import CardSummary
+from proxy.errors import InvalidRequestError
+from proxy.pipeline_scenario import ActionInputs, ScenarioInputs, build_scenario
+from proxy.sessions import SessionCounters, starting_counters
+from proxy.signing import SigningKey
+from proxy.store import BundleStore
+
+# scenario paths that come from the client's `assurance` field, and where they came from
+_CLIENT_PATHS = (
+    ("$.policy_overrides", "assurance.policy"),
+    ("$.policy", "assurance.policy"),
+    ("$.actions.schemas", "assurance.actions.schemas"),
+    ("$.actions.state", "assurance.actions.state"),
+    ("$.actions.unknown_tools", "assurance.actions.unknown_tools"),
+    ("$.evidence", "assurance.evidence"),
+)
+_PATH_IN_MESSAGE = re.compile(r"`(\$[^`]*)`")
+
+
+@dataclass(frozen=True, slots=True)
+class CertifiedCall:
+    """A certified call: its typed bundle, the stored bytes and the wire summary."""
+
+    bundle: Bundle
+    bundle_bytes: bytes
+    summary: CardSummary
+
+
+class Certifier:
+    """Certification state shared by every call of one proxy."""
+
+    def __init__(
+        self,
+        *,
+        store: BundleStore,
+        extra_policies: Mapping[str, Policy],
+        signing_key: SigningKey | None,
+        sessions: SessionCounters,
+    ) -> None:
+        self.store = store
+        self.extra_policies = extra_policies
+        self.signing_key = signing_key
+        self.sessions = sessions
+
+    def check_client_inputs(self, inputs: ScenarioInputs) -> None:
+        """Decode a scenario holding only the client's inputs; a bad one is a 400 naming the field.
+
+        Run before anything is forwarded, so policy overrides, action schemas and state the
+        certifiers would reject never cost an upstream call (SPEC 3.2).
+        """
+        try:
+            resolve_policy(decode_scenario(build_scenario(inputs)), self.extra_policies)
+        except CertifierError as exc:
+            path = _scenario_path(exc)
+            for prefix, client_name in _CLIENT_PATHS:
+                if path.startswith(prefix):
+                    raise InvalidRequestError(
+                        f"Invalid assurance field: {exc}".replace(prefix, client_name),
+                        param=client_name + path[len(prefix) :],
+                        code="invalid_assurance_field",
+                    ) from exc
+            raise InvalidRequestError(
+                f"Invalid assurance field: {exc}", param="assurance", code="invalid_assurance_field"
+            ) from exc
+
+    async def certify_call(self, inputs: ScenarioInputs, session: str | None) -> CertifiedCall:
+        """Certify (in a worker thread), sign, store; chain the session's action counters."""
+        if session is None or inputs.actions is None:
+            bundle = await asyncio.to_thread(self._certify_sync, inputs)
+        else:
+            # one call of a session at a time: each starts from the previous post-state
+            async with self.sessions.lock(session):
+                inputs = self._chain_counters(inputs, session)
+                bundle = await asyncio.to_thread(self._certify_sync, inputs)
+                actions = bundle.certificates.actions
+                if actions is not None:
+                    self.sessions.put(session, actions.post_counters)
+        bundle_bytes = encode_bundle(bundle)
+        await self.store.put(inputs.replay_handle, bundle_bytes, inputs.now)
+        return CertifiedCall(bundle=bundle, bundle_bytes=bundle_bytes, summary=summarize(bundle))
+
+    def _certify_sync(self, inputs: ScenarioInputs) -> Bundle:
+        scenario = decode_scenario(build_scenario(inputs))
+        if inputs.stability is not None and inputs.stability.decoded is not None:
+            # the embedding section was decoded ahead of time (`proxy.pipeline_oracles`)
+            scenario = msgspec.structs.replace(scenario, embedding=inputs.stability.decoded)
+        bundle = certify(scenario, extra_policies=self.extra_policies)
+        if self.signing_key is not None:
+            signature = self.signing_key.sign(card_signing_payload(bundle))
+            bundle = with_signature(bundle, self.signing_key.public_key, signature)
+        return bundle
+
+    def _chain_counters(self, inputs: ScenarioInputs, session: str | None) -> ScenarioInputs:
+        if session is None or inputs.actions is None:
+            return inputs
+        state: dict[str, Any] = dict(inputs.actions.state)
+        state["counters"] = starting_counters(state.get("counters"), self.sessions.get(session))
+        actions = ActionInputs(
+            schemas=inputs.actions.schemas,
+            state=state,
+            calls=inputs.actions.calls,
+            unknown_tools=inputs.actions.unknown_tools,
+        )
+        return replace(inputs, actions=actions)
+
+
+def summarize(bundle: Bundle) -> CardSummary:
+    """The wire summary of a bundle (fields copied from the card and the policy decision)."""
+    card = bundle.card
+    return CardSummary(
+        card_canonical=encode_canonical(card),
+        verdict=verdict_name(card),
+        policy=bundle.certificates.policy.name,
+        policy_decision=bundle.policy_decision.decision,
+        policy_failures=tuple(bundle.policy_decision.failures),
+        certificate_digest=card.certificate_digest,
+        card_digest=card_digest(card),
+        replay_handle=card.replay_handle or "",
+    )
+
+
+def new_replay_handle(policy: str, now: int) -> str:
+    """A fresh, unguessable replay handle such as `clinical-20260425-7c4fa0b1d2e3f405`."""
+    day = time.strftime("%Y%m%d", time.gmtime(now))
+    return f"{policy}-{day}-{secrets.token_hex(8)}"
+
+
+def _scenario_path(error: CertifierError) -> str:
+    if isinstance(error, ScenarioError) and error.path != "$":
+        return error.path
+    found = _PATH_IN_MESSAGE.search(str(error))
+    return found.group(1) if found else "$"

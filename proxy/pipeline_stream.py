@@ -1,0 +1,197 @@
+"""Server-sent events for the assurance modes (SPEC 3.3): tee an upstream stream, and replay an
+answer.
+
+`StreamTee` reads the upstream's OpenAI SSE bytes as they pass through to the client (shadow mode)
+and accumulates the message: content, tool calls (arguments joined across deltas), finish reason,
+usage. `completion_chunks` turns a finished ChatCompletion (enforce mode, after certification) into
+chunk events: a role chunk, the content in several pieces, the tool calls, a finish chunk, then the
+usage chunk when `stream_options.include_usage` asked for it; the last chunk before `[DONE]` carries
+`"assurance"`. This module neither certifies nor decides what is emitted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+DONE_EVENT = b"data: [DONE]\n\n"
+CONTENT_PIECE_CHARS = 48
+
+
+def sse_event(payload: dict[str, Any]) -> bytes:
+    """One `data: {...}` event."""
+    return b"data: " + json.dumps(payload, ensure_ascii=False).encode("utf-8") + b"\n\n"
+
+
+class StreamTee:
+    """Accumulates a streamed chat completion from its SSE bytes, whatever their network framing."""
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self.done = False
+        self.id: str | None = None
+        self.created: int | None = None
+        self.model: str | None = None
+        self.system_fingerprint: str | None = None
+        self.content_parts: list[str] = []
+        self.finish_reason: str | None = None
+        self.usage: dict[str, Any] | None = None
+        self._tool_calls: dict[int, dict[str, Any]] = {}
+
+    def feed(self, data: bytes) -> bytes:
+        """Consume raw bytes; return the complete events to forward now (all but `[DONE]`).
+
+        Events are forwarded whole as soon as their blank-line terminator arrives, so a well-framed
+        upstream stream passes through with no added delay; `[DONE]` is held back for the caller.
+        """
+        self._buffer += data
+        forward: list[bytes] = []
+        while True:
+            end = _event_end(self._buffer)
+            if end < 0:
+                break
+            event, self._buffer = self._buffer[:end], self._buffer[end:]
+            if self._event(event):
+                forward.append(event)
+        return b"".join(forward)
+
+    def flush(self) -> bytes:
+        """At the end of the upstream stream: the unterminated remainder, if any, to forward."""
+        rest, self._buffer = self._buffer, b""
+        return rest if rest.strip() and self._event(rest) else b""
+
+    def _event(self, event: bytes) -> bool:
+        # one SSE event (its lines and terminator); False for the `[DONE]` sentinel
+        keep = True
+        for line in event.splitlines():
+            stripped = line.strip()
+            if stripped in (b"data: [DONE]", b"data:[DONE]"):
+                self.done = True
+                keep = False
+            else:
+                self._line(stripped)
+        return keep
+
+    def _line(self, line: bytes) -> None:
+        if not line.startswith(b"data:"):
+            return
+        payload = line[len(b"data:") :].strip()
+        try:
+            chunk = json.loads(payload)
+        except ValueError:
+            return
+        if isinstance(chunk, dict):
+            self._chunk(chunk)
+
+    def _chunk(self, chunk: dict[str, Any]) -> None:
+        self.id = chunk.get("id", self.id)
+        self.created = chunk.get("created", self.created)
+        self.model = chunk.get("model", self.model)
+        self.system_fingerprint = chunk.get("system_fingerprint", self.system_fingerprint)
+        if isinstance(chunk.get("usage"), dict):
+            self.usage = chunk["usage"]
+        for choice in chunk.get("choices") or ():
+            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+                continue
+            if choice.get("finish_reason"):
+                self.finish_reason = choice["finish_reason"]
+            delta = choice.get("delta") or {}
+            if isinstance(delta.get("content"), str):
+                self.content_parts.append(delta["content"])
+            for call in delta.get("tool_calls") or ():
+                self._tool_call_delta(call)
+
+    def _tool_call_delta(self, call: dict[str, Any]) -> None:
+        slot = self._tool_calls.setdefault(
+            int(call.get("index", 0)),
+            {"id": None, "type": "function", "function": {"name": "", "arguments": ""}},
+        )
+        if call.get("id"):
+            slot["id"] = call["id"]
+        function = call.get("function") or {}
+        if function.get("name"):
+            slot["function"]["name"] += function["name"]
+        if function.get("arguments"):
+            slot["function"]["arguments"] += function["arguments"]
+
+    def completion(self) -> dict[str, Any]:
+        """The accumulated answer as a non-streaming ChatCompletion object."""
+        message: dict[str, Any] = {"role": "assistant", "content": "".join(self.content_parts)}
+        if self._tool_calls:
+            message["tool_calls"] = [self._tool_calls[i] for i in sorted(self._tool_calls)]
+        completion: dict[str, Any] = {
+            "id": self.id or "",
+            "object": "chat.completion",
+            "created": self.created or 0,
+            "model": self.model or "",
+            "choices": [{"index": 0, "message": message, "finish_reason": self.finish_reason}],
+        }
+        if self.usage is not None:
+            completion["usage"] = self.usage
+        return completion
+
+    def trailer_chunk(self, assurance: dict[str, Any]) -> bytes:
+        """Shadow mode's extra chunk: `"choices": []` and the `"assurance"` object."""
+        return sse_event(
+            {
+                "id": self.id or "",
+                "object": "chat.completion.chunk",
+                "created": self.created or 0,
+                "model": self.model or "",
+                "choices": [],
+                "assurance": assurance,
+            }
+        )
+
+
+def _event_end(buffer: bytes) -> int:
+    """Index just past the first complete event (blank-line terminated) in `buffer`, else -1."""
+    ends = [i + len(sep) for sep in (b"\n\n", b"\r\n\r\n") if (i := buffer.find(sep)) >= 0]
+    return min(ends) if ends else -1
+
+
+def completion_chunks(
+    completion: dict[str, Any], assurance: dict[str, Any], *, include_usage: bool
+) -> Iterator[bytes]:
+    """Enforce mode's stream of an already certified completion, ending with `[DONE]`."""
+    base = {
+        "id": completion.get("id", ""),
+        "object": "chat.completion.chunk",
+        "created": completion.get("created", 0),
+        "model": completion.get("model", ""),
+    }
+    if "system_fingerprint" in completion:
+        base["system_fingerprint"] = completion["system_fingerprint"]
+    choice = completion["choices"][0]
+    message = choice.get("message") or {}
+
+    def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+        return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]}
+
+    events: list[dict[str, Any]] = [chunk({"role": "assistant", "content": ""})]
+    content = message.get("content") or ""
+    events.extend(chunk({"content": piece}) for piece in split_content(content))
+    for index, call in enumerate(message.get("tool_calls") or ()):
+        events.append(chunk({"tool_calls": [{"index": index, **call}]}))
+    events.append(chunk({}, choice.get("finish_reason") or "stop"))
+    if include_usage:
+        events.append({**base, "choices": [], "usage": completion.get("usage")})
+    events[-1] = {**events[-1], "assurance": assurance}
+    for event in events:
+        yield sse_event(event)
+    yield DONE_EVENT
+
+
+def split_content(content: str, piece_chars: int = CONTENT_PIECE_CHARS) -> list[str]:
+    """Split text into pieces of about `piece_chars` at word boundaries; joined they are it."""
+    pieces: list[str] = []
+    start = 0
+    while start < len(content):
+        end = min(start + piece_chars, len(content))
+        if end < len(content):
+            space = content.rfind(" ", start + 1, end)
+            end = space + 1 if space > start else end
+        pieces.append(content[start:end])
+        start = end
+    return pieces

@@ -1,0 +1,53 @@
+"""Shared test data: evidence, answers and tool schemas whose `lexical` NLI outcome is known."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
+
+LABEL = (
+    "Apixaban is an oral anticoagulant. Standard dosing requires a creatinine clearance of at"
+    " least 25 mL/min."
+)
+EVIDENCE: list[dict[str, Any]] = [{"id": "fda-label", "text": LABEL, "source": "fda"}]
+SUPPORTED = (
+    "Apixaban is an oral anticoagulant. Standard dosing requires a creatinine clearance of at"
+    " least 25 mL/min."
+)
+CONTRADICTED_CLAIM = "Standard dosing requires a creatinine clearance of at least 15 mL/min."
+WITH_CONTRADICTION = f"{SUPPORTED} {CONTRADICTED_CLAIM}"
+UNSUPPORTED = f"{SUPPORTED} Apixaban was first synthesized on the moon."
+MESSAGES: list[ChatCompletionMessageParam] = [
+    {"role": "user", "content": "What creatinine clearance does standard apixaban dosing need?"}
+]
+DELETE_SCHEMA: dict[str, Any] = {
+    "tool": "delete_file",
+    "pre": [
+        {"pred": "path_in_sandbox", "arg": "path", "root": "/sandbox"},
+        {"pred": "counter_within", "counter": "deletes", "max": 1},
+    ],
+    "effects": [{"counter": "deletes", "add": 1}],
+}
+
+
+def tool_call(call_id: str, path: str) -> dict[str, Any]:
+    """A `delete_file` tool call as a provider proposes it."""
+    return {
+        "id": call_id,
+        "type": "function",
+        "function": {"name": "delete_file", "arguments": f'{{"path": "{path}"}}'},
+    }
+
+
+def assurance_of(completion: ChatCompletion) -> dict[str, Any]:
+    """The top-level `assurance` object the SDK exposes in `model_extra`."""
+    extra = completion.model_extra or {}
+    value = extra.get("assurance")
+    assert isinstance(value, dict), f"expected an assurance object, got {value!r}"
+    return value
+
+
+def headers(mode: str, policy: str = "enterprise_qa", **extra: str) -> dict[str, str]:
+    """The assurance request headers."""
+    return {"X-Assurance-Mode": mode, "X-Assurance-Policy": policy, **extra}

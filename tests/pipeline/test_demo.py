@@ -1,0 +1,26 @@
+"""`assurance demo` runs offline end to end and prints the verdicts and the stored bundle check."""
+
+from __future__ import annotations
+
+import pytest
+
+from proxy.commands.demo import run_demo
+
+
+async def test_demo_prints_enforce_and_shadow_verdicts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo's enforce call downgrades to a residue, shadow keeps the answer, bundle is valid."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    lines: list[str] = []
+    assert await run_demo(short=True, bundle_out=None, out=lines.append) == 0
+    text = "\n".join(lines)
+    assert "REPLAYS A FIXED ANSWER" in text
+    assert "`lexical` HEURISTIC" in text
+    assert "=== mode enforce, policy clinical" in text
+    assert "=== mode shadow, policy clinical" in text
+    assert text.count("verdict: residue   policy decision: downgrade") == 2
+    received = [line for line in lines if line.startswith("answer received: ")]
+    assert "15 mL/min" not in received[0]
+    assert "15 mL/min" in received[1]
+    assert any(line.startswith("dropped: c3:") for line in lines)
+    assert "POST /v1/assurance/verify -> valid=True errors=[]" in text
