@@ -1,1 +1,4 @@
-"""One module per `assurance` subcommand; each exposes `add_arguments(parser)` and `run(args) -> int`."""
+"""One module per `assurance` subcommand.
+
+Each exposes `add_arguments(parser)` and `run(args) -> int`; `proxy.cli` wires them up.
+"""
