@@ -2,19 +2,29 @@
 
 `load_config(path, overrides)` reads the optional TOML file (SPEC 8), applies the flags of
 `assurance serve`, and validates everything with msgspec, so a bad key fails at start-up with a
-message naming it. Secrets never live here: upstream keys and client keys are read from the
+message naming it. TOML decimals are read as `decimal.Decimal` (never float), so policy thresholds
+may be written `0.9` as well as `"9/10"`; `[policies.NAME]` tables are resolved once here by
+`certifiers.policy.resolve_policies` so a bad value stops start-up naming `policies.NAME.KEY`.
+Secrets never live here: upstream keys and client keys are read from the
 environment variables (or files) the config names, by the modules that use them. This module does
 not open sockets or read keys.
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
 
+from certifiers.errors import PolicyError
+from certifiers.policy import resolve_policies
+from certifiers.rational import format_rational
+from certifiers.types import Policy
 from oracles.config import OraclesConfig
 
 UpstreamKind = Literal["openai", "anthropic"]
@@ -162,7 +172,7 @@ def load_config(path: str | Path | None = None, overrides: CliOverrides | None =
     raw: dict[str, Any] = {}
     if path is not None:
         try:
-            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+            raw = read_toml(Path(path).read_text(encoding="utf-8"))
         except OSError as exc:
             raise ConfigError(f"Cannot read config file {str(path)!r}: {exc.strerror}") from exc
         except tomllib.TOMLDecodeError as exc:
@@ -172,12 +182,78 @@ def load_config(path: str | Path | None = None, overrides: CliOverrides | None =
     return config_from_mapping(raw)
 
 
+def read_toml(text: str) -> dict[str, Any]:
+    """Parse TOML text with decimals as exact `Decimal`s (float-typed fields still accept them)."""
+    return tomllib.loads(text, parse_float=Decimal)
+
+
 def config_from_mapping(raw: dict[str, Any]) -> Config:
-    """Validate an already-parsed mapping (the TOML document's shape) into a `Config`."""
+    """Validate an already-parsed mapping (the TOML document's shape) into a `Config`.
+
+    Besides the schema, `[policies.NAME]` tables are resolved (as the pipeline will resolve them)
+    and `[assurance] default_policy` must name a built-in or configured policy.
+    """
     try:
-        return msgspec.convert(raw, Config, strict=True)
+        config = msgspec.convert(raw, Config, strict=True)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"Invalid configuration: {_toml_path(str(exc))}") from exc
+    known = _check_policies(config.policies)
+    default = config.assurance.default_policy
+    if default not in known:
+        raise ConfigError(
+            f"Invalid configuration: expected assurance.default_policy to name a policy in"
+            f" {sorted(known)}, got {default!r} - at `assurance.default_policy`"
+        )
+    return config
+
+
+_AT_PATH = re.compile(r"`?\$(\.[^`\s]*)?`?")
+
+
+def _check_policies(policies: dict[str, dict[str, Any]]) -> frozenset[str]:
+    """Resolve the policy tables in order; the first bad one is a ConfigError naming its key."""
+    names = list(policies)
+    for end, name in enumerate(names, start=1):
+        try:
+            resolve_policies({n: policies[n] for n in names[:end]})
+        except PolicyError as exc:
+            raise ConfigError(f"Invalid configuration: {_policy_message(str(exc), name)}") from exc
+    resolved = resolve_policies(policies)
+    for name in names:
+        _check_ranges(resolved[name])
+    return frozenset(resolved)
+
+
+def _policy_message(message: str, name: str) -> str:
+    """Rewrite certifiers.policy paths (`$.field`, relative to the policy) as `policies.NAME...`."""
+    where = f"policies.{name}"
+    if " - at " in message or "`$" in message:
+        return _AT_PATH.sub(lambda m: f"`{where}{m.group(1) or ''}`", message)
+    if "extends" in message:
+        return f"{message} - at `{where}.extends`"
+    return f"{message} - at `{where}`"
+
+
+def _check_ranges(policy: Policy) -> None:
+    """Masses in [0, 1]; thresholds θ_g, θ_c in (0, 1] and θ_e, θ_r in [0, 1] (SPEC 5.1)."""
+    t = policy.thresholds
+    bounds: list[tuple[str, Fraction, bool]] = [
+        ("min_supported_mass", policy.min_supported_mass, False),
+        ("max_contradicted_mass", policy.max_contradicted_mass, False),
+        ("max_contested_mass", policy.max_contested_mass, False),
+        ("theta_g", t.theta_g, True),
+        ("theta_c", t.theta_c, True),
+        ("theta_e", t.theta_e, False),
+        ("theta_r", t.theta_r, False),
+    ]
+    for key, value, open_below in bounds:
+        low_ok = value > 0 if open_below else value >= 0
+        if not (low_ok and value <= 1):
+            interval = "(0, 1]" if open_below else "[0, 1]"
+            raise ConfigError(
+                f"Invalid configuration: expected policies.{policy.name}.{key} in {interval},"
+                f" got {format_rational(value)} - at `policies.{policy.name}.{key}`"
+            )
 
 
 def _toml_path(message: str) -> str:

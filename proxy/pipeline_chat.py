@@ -1,9 +1,13 @@
 """The `oracles.protocols.ChatClient` the proxy hands to LLM oracles: one per configured upstream.
 
 An LLM oracle (decomposer, NLI judge, paraphraser) calls `complete(model=, messages=)`; this client
-sends a non-streaming, JSON-mode, temperature-0 Chat Completions request through the proxy's own
-provider client (`proxy.upstream_base.Upstream.chat`), so oracle traffic uses the same keys,
-timeouts and translation (Anthropic included) as client traffic. Failures become
+sends a non-streaming, temperature-0 Chat Completions request through the proxy's own provider
+client (`proxy.upstream_base.Upstream.chat`), so oracle traffic uses the same keys, timeouts and
+translation (Anthropic included) as client traffic. JSON mode (`response_format: json_object`) is
+asked of OpenAI-compatible upstreams only: the Anthropic translation refuses any `response_format`
+but text (it has no faithful equivalent), so for `kind = "anthropic"` the request carries none and
+JSON rests on the oracle prompts, which demand one JSON object, and on the adapters' strict parsers,
+which reject anything else. Failures become
 `oracles.errors.OracleUnavailableError` / `OracleTimeoutError` / `OracleOutputError` naming the
 upstream. It does not parse the oracle's JSON: that is the adapter's job (and an unparseable answer
 is the adapter's failure).
@@ -20,6 +24,9 @@ from oracles.errors import OracleOutputError, OracleTimeoutError, OracleUnavaila
 from proxy.errors import UpstreamError, UpstreamTimeoutError
 from proxy.upstream_base import Upstream
 
+#: upstream kinds whose translation refuses `response_format` other than text (a 400)
+_NO_JSON_MODE_KINDS = frozenset({"anthropic"})
+
 
 class UpstreamChatClient:
     """`ChatClient` over one upstream; `oracle` in its errors reads `chat:<upstream name>`."""
@@ -27,16 +34,18 @@ class UpstreamChatClient:
     def __init__(self, upstream: Upstream) -> None:
         self._upstream = upstream
         self._name = f"chat:{upstream.name}"
+        self._json_mode = upstream.kind not in _NO_JSON_MODE_KINDS
 
     async def complete(self, *, model: str, messages: list[dict[str, str]]) -> str:
-        """The assistant text of a JSON-mode completion of `messages` by `model`."""
+        """The assistant text of a completion of `messages` by `model` (JSON mode where offered)."""
         request: dict[str, Any] = {
             "model": model,
             "messages": messages,
             "temperature": 0,
             "stream": False,
-            "response_format": {"type": "json_object"},
         }
+        if self._json_mode:
+            request["response_format"] = {"type": "json_object"}
         body = msgspec.json.encode(request)
         try:
             response = await self._upstream.chat(body, request, {})

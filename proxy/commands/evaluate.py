@@ -1,10 +1,13 @@
 """`assurance eval ...`: evaluation harnesses; `eval grounding` measures catch and false block.
 
-Parses flags, loads the dataset and the `[oracles.*]` configuration, builds the oracles once
-(`oracles.factory.build_oracles`), runs `proxy.evaluation.harness.evaluate` on one event loop, and
-writes the report (Markdown or JSON on stdout, JSON to `--out`, Markdown to `--markdown`, a PNG to
-`--plot`). Exit status: 0 done, 2 bad input (missing dataset, malformed row, bad config). It is not
-part of the proxy's request path and starts no server.
+Parses flags, loads the dataset and the `[oracles.*]` and `[[upstreams]]` tables of `--config`,
+opens the upstream clients inside the event loop exactly as the proxy does (`proxy.upstreams`) so
+LLM-backed oracles (`kind = "llm"`) reach them through `proxy.pipeline_chat`'s clients, builds the
+oracles once (`oracles.factory.build_oracles`), runs `proxy.evaluation.harness.evaluate` on that
+loop, closes oracles and upstreams, and writes the report (Markdown or JSON on stdout, JSON to
+`--out`, Markdown to `--markdown`, a PNG to `--plot`). Exit status: 0 done, 2 bad input (missing
+dataset, malformed row, bad config). It is not part of the proxy's request path and starts no
+server.
 """
 
 from __future__ import annotations
@@ -14,13 +17,16 @@ import asyncio
 import importlib
 import sys
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 
 import msgspec
+import structlog.testing
 
 from oracles.config import EmbedderConfig, OraclesConfig
 from oracles.errors import OracleConfigError
-from oracles.factory import build_oracles
+from oracles.factory import OracleSet, build_oracles
+from proxy.config import Config, UpstreamConfig, read_toml
 from proxy.evaluation.datasets import (
     DATASET_NAMES,
     JSONL_FORMAT,
@@ -33,13 +39,16 @@ from proxy.evaluation.harness import HarnessSettings, evaluate
 from proxy.evaluation.refusals import is_refusal
 from proxy.evaluation.report import DatasetInfo, EvalReport, encode_json, render_markdown
 from proxy.evaluation.runner import EvalOracles
+from proxy.pipeline_chat import chat_clients, embeddings_clients
+from proxy.upstream_base import Upstream
+from proxy.upstreams import close_upstreams, open_upstreams
 
 EXIT_BAD_INPUT = 2
 DEFAULT_CACHE_DIR = Path(".assurance/cache")
 
 
 class EvalConfigError(Exception):
-    """The `--config` file is unreadable or its `[oracles.*]` tables are invalid."""
+    """The `--config` file is unreadable or its `[oracles.*]` / `[[upstreams]]` are invalid."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,7 +70,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     grounding.add_argument("--limit", type=int, help="evaluate N dataset rows (seeded sample)")
     grounding.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
-    grounding.add_argument("--config", type=Path, help="TOML file; only its [oracles.*] are read")
+    grounding.add_argument(
+        "--config",
+        type=Path,
+        help="TOML file; only its [oracles.*] and [[upstreams]] (for llm oracles) are read",
+    )
     grounding.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
     grounding.add_argument(
         "--no-cache", action="store_true", help="neither read nor write the cache"
@@ -77,18 +90,51 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def load_oracles_config(path: Path | None) -> OraclesConfig:
     """The `[oracles.*]` tables of a TOML file (defaults without one); other tables are ignored."""
+    return load_eval_config(path)[0]
+
+
+def load_eval_config(path: Path | None) -> tuple[OraclesConfig, tuple[UpstreamConfig, ...]]:
+    """The `[oracles.*]` tables and `[[upstreams]]` entries of a TOML file; others are ignored."""
     if path is None:
-        return OraclesConfig()
+        return OraclesConfig(), ()
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = read_toml(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise EvalConfigError(f"Expected a readable TOML file, got {exc} - at {path}") from None
     try:
-        return msgspec.convert(raw.get("oracles", {}), OraclesConfig)
+        oracles = msgspec.convert(raw.get("oracles", {}), OraclesConfig, strict=True)
     except msgspec.ValidationError as exc:
         raise EvalConfigError(
             f"Expected valid [oracles.*] tables, got: {exc} - at {path}"
         ) from None
+    try:
+        # Config's own checks (unique names) apply; the proxy reads the same tables the same way
+        config = msgspec.convert({"upstreams": raw.get("upstreams", [])}, Config, strict=True)
+    except msgspec.ValidationError as exc:
+        raise EvalConfigError(f"Expected valid [[upstreams]], got: {exc} - at {path}") from None
+    return oracles, config.upstreams
+
+
+async def _open_upstreams(upstreams: tuple[UpstreamConfig, ...]) -> list[Upstream]:
+    """The proxy's upstream clients for `upstreams` (inside the running loop); no client auth.
+
+    Start-up warnings (an unset `api_key_env`) go to stderr, not into a report on stdout.
+    """
+    with structlog.testing.capture_logs() as logs:
+        opened = await open_upstreams(Config(upstreams=upstreams), forward_client_auth=False)
+    for entry in logs:
+        fields = " ".join(f"{k}={v}" for k, v in entry.items() if k not in ("event", "log_level"))
+        print(
+            f"{entry.get('log_level', 'warning')}: {entry.get('event')} {fields}", file=sys.stderr
+        )
+    return opened
+
+
+def _build(config: OraclesConfig, upstreams: Sequence[Upstream]) -> OracleSet:
+    """The oracles, with chat / embeddings clients over `upstreams` as the proxy builds them."""
+    return build_oracles(
+        config, chat_clients(upstreams), embeddings_clients=embeddings_clients(upstreams)
+    )
 
 
 def _b1_config(config: OraclesConfig, want_b1: bool) -> tuple[OraclesConfig, str]:
@@ -141,8 +187,14 @@ def _dataset_info(args: argparse.Namespace, cases: list[EvalCase]) -> DatasetInf
 
 
 async def _evaluate(args: argparse.Namespace, cases: list[EvalCase]) -> EvalReport:
-    config, b1_note = _b1_config(load_oracles_config(args.config), not args.no_b1)
-    oracle_set = build_oracles(config, {})
+    oracles_config, upstream_configs = load_eval_config(args.config)
+    config, b1_note = _b1_config(oracles_config, not args.no_b1)
+    upstreams = await _open_upstreams(upstream_configs)
+    try:
+        oracle_set = _build(config, upstreams)
+    except BaseException:
+        await close_upstreams(upstreams)
+        raise
     try:
         settings = HarnessSettings(
             concurrency=args.concurrency,
@@ -162,6 +214,7 @@ async def _evaluate(args: argparse.Namespace, cases: list[EvalCase]) -> EvalRepo
         )
     finally:
         await oracle_set.aclose()
+        await close_upstreams(upstreams)
 
 
 def _write_outputs(args: argparse.Namespace, report: EvalReport) -> None:

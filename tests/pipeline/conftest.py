@@ -3,7 +3,7 @@
 `assured_proxy(upstream_url, tmp_path, ...)` serves `create_app(config, setup_assurance=...)` with
 deterministic oracles by default (sentence decomposer, `lexical` NLI, rules paraphraser, no
 embedder) and a SQLite store under `tmp_path`; tests override any `[oracles.*]` or `[assurance]`
-key.
+key and may add `[policies.NAME]` tables.
 """
 
 from __future__ import annotations
@@ -35,14 +35,16 @@ async def assured_proxy(
     *,
     oracles: dict[str, dict[str, Any]] | None = None,
     assurance: dict[str, Any] | None = None,
+    policies: dict[str, dict[str, Any]] | None = None,
 ) -> AsyncIterator[RunningProxy]:
-    """The proxy with the assurance pipeline in front of `upstream_url`."""
+    """The proxy with the assurance pipeline in front of `upstream_url` (plus `[policies]`)."""
     config = proxy_config(
         upstream_url,
         assurance=assurance,
         extra={
             "oracles": {**DEFAULT_ORACLES, **(oracles or {})},
             "store": {"path": str(tmp_path / "store.sqlite3")},
+            "policies": policies or {},
         },
     )
     async with running_proxy(config, setup_assurance=setup_assurance) as running:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import msgspec
 import pytest
 
+from certifiers.policy import resolve_policies
 from proxy.config import CliOverrides, Config, ConfigError, config_from_mapping, load_config
 from proxy.routing import ModelMatcher
 
@@ -133,3 +135,91 @@ def test_model_globs_match_as_documented() -> None:
         False,
         False,
     ]
+
+
+DECIMAL_TOML = """
+[server]
+shutdown_grace_s = 2.5
+
+[[upstreams]]
+name = "local"
+base_url = "http://127.0.0.1:8000/v1"
+connect_timeout_s = 0.25
+read_timeout_s = 12.5
+
+[assurance]
+default_policy = "strict_qa"
+oracle_timeout_s = 1.5
+
+[oracles.nli]
+kind = "lexical"
+timeout_s = 0.75
+
+[policies.clinical]
+min_supported_mass = 0.9
+
+[policies.strict_qa]
+extends = "enterprise_qa"
+min_supported_mass = "99/100"
+max_contested_mass = 0.05
+theta_g = 0.6
+"""
+
+
+def test_toml_decimals_reach_policies_exactly_and_float_fields_still_decode(
+    tmp_path: Path,
+) -> None:
+    """`0.9` in a policy table becomes exactly 9/10; timeouts written as decimals stay floats."""
+    path = tmp_path / "proxy.toml"
+    path.write_text(DECIMAL_TOML)
+    config = load_config(path)
+    assert config.server.shutdown_grace_s == 2.5
+    assert (config.upstreams[0].connect_timeout_s, config.upstreams[0].read_timeout_s) == (
+        0.25,
+        12.5,
+    )
+    assert config.assurance.oracle_timeout_s == 1.5
+    assert config.oracles.nli.timeout_s == 0.75
+    assert config.assurance.default_policy == "strict_qa"
+    policies = resolve_policies(config.policies)
+    assert policies["clinical"].min_supported_mass == Fraction(9, 10)
+    assert policies["clinical"].max_age_seconds == 86_400  # the rest of the built-in is kept
+    strict = policies["strict_qa"]
+    assert (strict.min_supported_mass, strict.max_contested_mass) == (
+        Fraction(99, 100),
+        Fraction(1, 20),
+    )
+    assert strict.thresholds.theta_g == Fraction(3, 5)
+
+
+@pytest.mark.parametrize(
+    ("table", "named"),
+    [
+        (
+            '[policies.clinical]\nmin_supported_mass = "nine tenths"',
+            "policies.clinical.min_supported_mass",
+        ),
+        ("[policies.clinical]\nmin_supported_mass = 1.5", "policies.clinical.min_supported_mass"),
+        ("[policies.clinical]\nmin_supported_mass = nan", "policies.clinical.min_supported_mass"),
+        ("[policies.legal]\nmax_age_seconds = 1.5", "policies.legal.max_age_seconds"),
+        ("[policies.strict_qa]\ntheta_g = 0", "policies.strict_qa.theta_g"),
+        ('[policies.strict_qa]\nextends = "nope"', "policies.strict_qa.extends"),
+        ("[policies.strict_qa]\nno_such_field = 1", "policies.strict_qa"),
+        ('[assurance]\ndefault_policy = "strict_qa"', "assurance.default_policy"),
+    ],
+)
+def test_invalid_policy_values_stop_start_up_naming_the_key(
+    tmp_path: Path, table: str, named: str
+) -> None:
+    """A bad `[policies.NAME]` value (or unknown default policy) is a ConfigError naming its key."""
+    path = tmp_path / "proxy.toml"
+    path.write_text(table + "\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert f"`{named}`" in str(caught.value)
+
+
+def test_python_floats_in_a_policy_mapping_are_refused() -> None:
+    """A mapping built in Python with a float threshold is refused rather than rounded."""
+    with pytest.raises(ConfigError, match=r"policies\.clinical\.min_supported_mass"):
+        config_from_mapping({"policies": {"clinical": {"min_supported_mass": 0.9}}})
