@@ -8,8 +8,9 @@ This module only decodes and validates; it computes no certificate.
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
-from typing import Any, cast
+from typing import Annotated, Any, Literal, cast
 
 import msgspec
 
@@ -125,6 +126,30 @@ class Scenario(Frozen, frozen=True, kw_only=True):
     provenance: Provenance | None = None
 
 
+#: a quantized coordinate as msgspec checks it while decoding: an int on the grid within ±2
+GridInt = Annotated[int, msgspec.Meta(ge=-GRID_LIMIT, le=GRID_LIMIT)]
+
+
+class _GridEmbeddingIn(EmbeddingIn, frozen=True, kw_only=True):
+    """`EmbeddingIn` with `quantized: true` and every coordinate a GridInt (decode fast path)."""
+
+    query: tuple[GridInt, ...]
+    invariant: tuple[tuple[GridInt, ...], ...] = ()
+    significant: tuple[tuple[GridInt, ...], ...] = ()
+    evidence: tuple[tuple[GridInt, ...], ...] = ()
+    quantized: Literal[True]
+
+
+class _GridScenario(Scenario, frozen=True, kw_only=True):
+    """`Scenario` whose embedding section, if any, is a `_GridEmbeddingIn` (decode fast path)."""
+
+    embedding: _GridEmbeddingIn | None = None
+
+
+def _fields(struct: msgspec.Struct) -> dict[str, Any]:
+    return {name: getattr(struct, name) for name in struct.__struct_fields__}
+
+
 def _fail(path: str, expected: str, got: object) -> ScenarioError:
     return ScenarioError(f"Expected {expected}, got {got}", path=path)
 
@@ -148,34 +173,88 @@ def _number(value: Number, path: str) -> tuple[int, int]:
         raise ScenarioError(str(exc), path=path) from exc
 
 
+#: a row of plain decimal scores "0.d…d" (1 to 15 digits) joined by commas: the common case
+_DECIMAL_SCORES = re.compile(r"0\.[0-9]{1,15}(?:,0\.[0-9]{1,15})*")
+_SCALE_DIGITS = len(str(SCORE_SCALE)) - 1  # 10⁶ = 10^6
+
+
+def _score_of(marked: int) -> int:
+    """q(x) for x = 0.d₁…d_L given as the integer 1d₁…d_L (= 10^L + f): floor(x·10⁶ + ½)."""
+    length = len(str(marked)) - 1
+    denominator: int = 10**length
+    frac = marked - denominator
+    if length <= _SCALE_DIGITS:
+        pad: int = 10 ** (_SCALE_DIGITS - length)
+        return frac * pad
+    return round_to_scale(frac, denominator, SCORE_SCALE)
+
+
+def _plain_scores(row: tuple[Number, ...]) -> tuple[int, ...] | None:
+    """q(x) of a row whose cells are all "0.d…d" text, without Fractions; else None.
+
+    Each cell "0.d₁…d_L" is rewritten "1d₁…d_L" (the integer 10^L + f, f = d₁…d_L, x = f/10^L)
+    and the row decoded as one JSON integer array. With L = 6 (the usual text) q(x) = f; other
+    lengths go through `_score_of`, the same floor(x·10⁶ + ½) as `round_to_scale`.
+    """
+    try:
+        joined = ",".join(cast("tuple[str, ...]", row))
+    except TypeError:  # an int (or anything but text) in the row
+        return None
+    if joined.count(",") != len(row) - 1 or not _DECIMAL_SCORES.fullmatch(joined):
+        return None
+    # "0." occurs only at the start of a cell: the digits after it contain no "."
+    marked: list[int] = msgspec.json.decode("[" + joined.replace("0.", "1") + "]")
+    low, high = 10**_SCALE_DIGITS, 2 * 10**_SCALE_DIGITS
+    return tuple([m - low if low <= m < high else _score_of(m) for m in marked])
+
+
+def _plain_quantized(row: tuple[Number, ...]) -> tuple[int, ...] | None:
+    """The row itself when every cell is exactly an `int` in [0, SCORE_SCALE]; else None."""
+    if not row or set(map(type, row)) != {int}:
+        return None
+    ints = cast("tuple[int, ...]", row)
+    return ints if min(ints) >= 0 and max(ints) <= SCORE_SCALE else None
+
+
+def _quantize_row(row: tuple[Number, ...], path: str, *, done: bool) -> tuple[int, ...]:
+    """One row cell by cell (the exact general path, with the first offending cell's error)."""
+    cells: list[int] = []
+    for j, value in enumerate(row):
+        if done and not isinstance(value, int):
+            raise _fail(f"{path}[{j}]", "an integer score (quantized)", value)
+        num, den = (
+            (value, SCORE_SCALE)
+            if isinstance(value, int) and done
+            else _number(value, f"{path}[{j}]")
+        )
+        if not 0 <= num <= den:
+            raise _fail(f"{path}[{j}]", "a score in [0, 1]", value)
+        cells.append(num if done else round_to_scale(num, den, SCORE_SCALE))
+    return tuple(cells)
+
+
 def _quantize_matrix(
     rows: tuple[tuple[Number, ...], ...], n_rows: int, n_cols: int, path: str, *, done: bool
 ) -> tuple[tuple[int, ...], ...]:
-    """Check shape and [0, 1]; return q(x) = floor(x·10⁶ + ½) per cell (SPEC 4.1)."""
+    """Check shape and [0, 1]; return q(x) = floor(x·10⁶ + ½) per cell (SPEC 4.1).
+
+    Rows of exact ints (quantized) or of plain "0.ddd…" text take a fast path with the same
+    result; any other row goes through `_quantize_row`, which raises on its first bad cell.
+    """
     if len(rows) != n_rows:
         raise _fail(path, f"{n_rows} rows (one per claim)", f"{len(rows)} rows")
+    fast = _plain_quantized if done else _plain_scores
     out: list[tuple[int, ...]] = []
     for i, row in enumerate(rows):
         if len(row) != n_cols:
             raise _fail(f"{path}[{i}]", f"{n_cols} scores", f"{len(row)} scores")
-        cells: list[int] = []
-        for j, value in enumerate(row):
-            if done and not isinstance(value, int):
-                raise _fail(f"{path}[{i}][{j}]", "an integer score (quantized)", value)
-            num, den = (
-                (value, SCORE_SCALE)
-                if isinstance(value, int) and done
-                else _number(value, f"{path}[{i}][{j}]")
-            )
-            if not 0 <= num <= den:
-                raise _fail(f"{path}[{i}][{j}]", "a score in [0, 1]", value)
-            cells.append(num if done else round_to_scale(num, den, SCORE_SCALE))
-        out.append(tuple(cells))
+        quick = fast(row)
+        out.append(quick if quick is not None else _quantize_row(row, f"{path}[{i}]", done=done))
     return tuple(out)
 
 
-def _checked_ints(values: tuple[Number, ...], path: str) -> tuple[int, ...]:
-    """`values` itself, after checking in C-speed passes that every element is an int."""
+def _checked_ints(values: tuple[Number, ...], path: str) -> tuple[tuple[int, ...], int, int]:
+    """`values` itself and its min and max, after checking in C-speed passes that all are ints."""
     try:
         low, high = (min(values), max(values)) if values else (0, 0)
     except TypeError:  # ints and strings do not compare: a mixed tuple
@@ -184,30 +263,39 @@ def _checked_ints(values: tuple[Number, ...], path: str) -> tuple[int, ...]:
         k = next((i for i, v in enumerate(values) if not isinstance(v, int)), 0)
         raise _fail(f"{path}[{k}]", "an integer (quantized input)", repr(values[k]))
     # min and max are ints and no str compared with them, so every element is an int
-    return cast("tuple[int, ...]", values)
+    return cast("tuple[int, ...]", values), low, high
 
 
 def _quantize_vector(
-    vector: tuple[Number, ...], dim: int, path: str, *, done: bool
+    vector: tuple[Number, ...], dim: int, path: str, *, done: bool, checked: bool = False
 ) -> tuple[int, ...]:
-    """Check length and |x| <= 2; return the integer numerators over 2^GRID_BITS."""
+    """Check length and |x| <= 2; return the integer numerators over 2^GRID_BITS.
+
+    `checked`: the decoder already proved every coordinate a GridInt (`_GridEmbeddingIn`).
+    """
     if len(vector) != dim:
         raise _fail(path, f"{dim} coordinates", f"{len(vector)} coordinates")
+    if checked:
+        return cast("tuple[int, ...]", vector)
     if done:
-        grid = _checked_ints(vector, path)
+        grid, low, high = _checked_ints(vector, path)
     else:
         grid = tuple(
             round_to_scale(*_number(v, f"{path}[{i}]"), GRID) for i, v in enumerate(vector)
         )
-    if grid and (min(grid) < -GRID_LIMIT or max(grid) > GRID_LIMIT):
+        low, high = (min(grid), max(grid)) if grid else (0, 0)
+    if low < -GRID_LIMIT or high > GRID_LIMIT:
         i = next(k for k, g in enumerate(grid) if not -GRID_LIMIT <= g <= GRID_LIMIT)
         bound = f"a coordinate in [-{MAX_COORDINATE}, {MAX_COORDINATE}]"
         raise _fail(f"{path}[{i}]", bound, vector[i])
     return tuple(grid)
 
 
-def _normalized(s: Scenario) -> Scenario:
-    """Quantize the bulk numeric arrays once (scores to 10⁻⁶, vectors to 2⁻²⁴), validating them."""
+def _normalized(s: Scenario, *, grid_checked: bool = False) -> Scenario:
+    """Quantize the bulk numeric arrays once (scores to 10⁻⁶, vectors to 2⁻²⁴), validating them.
+
+    `grid_checked`: the embedding coordinates were decoded as GridInts (see `_decode_grid`).
+    """
     nli, emb = s.nli, s.embedding
     if nli is not None:
         cols = 1 if nli.aggregation == "concat" else len(s.evidence)
@@ -220,20 +308,20 @@ def _normalized(s: Scenario) -> Scenario:
         )
     if emb is not None:
         _validate_embedding(emb)
-        done, dim, base = emb.quantized, emb.dim, "$.embedding"
+        done, dim, base, ok = emb.quantized, emb.dim, "$.embedding", grid_checked
         emb = msgspec.structs.replace(
             emb,
-            query=_quantize_vector(emb.query, dim, f"{base}.query", done=done),
+            query=_quantize_vector(emb.query, dim, f"{base}.query", done=done, checked=ok),
             invariant=tuple(
-                _quantize_vector(v, dim, f"{base}.invariant[{k}]", done=done)
+                _quantize_vector(v, dim, f"{base}.invariant[{k}]", done=done, checked=ok)
                 for k, v in enumerate(emb.invariant)
             ),
             significant=tuple(
-                _quantize_vector(v, dim, f"{base}.significant[{k}]", done=done)
+                _quantize_vector(v, dim, f"{base}.significant[{k}]", done=done, checked=ok)
                 for k, v in enumerate(emb.significant)
             ),
             evidence=tuple(
-                _quantize_vector(v, dim, f"{base}.evidence[{k}]", done=done)
+                _quantize_vector(v, dim, f"{base}.evidence[{k}]", done=done, checked=ok)
                 for k, v in enumerate(emb.evidence)
             ),
             quantized=True,
@@ -308,7 +396,42 @@ def normalize_scenario(scenario: Scenario) -> Scenario:
 
 
 def decode_scenario(data: bytes) -> Scenario:
-    """Decode and validate a scenario; raise ScenarioError naming the offending field path."""
+    """Decode and validate a scenario; raise ScenarioError naming the offending field path.
+
+    Fast paths: one typed decode (JSON floats inside untyped fields kept as text, Fraction fields
+    parsed exactly by `dec_hook`), first with quantized embedding coordinates checked by msgspec
+    as GridInts, then with the plain `Scenario` shape. A typed decode fails on any invalid input
+    (and on JSON non-integer numbers in `Number` fields); the general path below then decodes
+    (and reports) exactly as before. Every path gives the same Scenario for the same bytes.
+    """
+    grid = _decode_grid(data)
+    if grid is not None:
+        return grid
+    typed = msgspec.json.Decoder(Scenario, dec_hook=dec_hook, float_hook=str)
+    try:
+        fast = typed.decode(data)
+    except Exception:  # any failure: the general path below decides and reports
+        return normalize_scenario(_decode_general(data))
+    return normalize_scenario(fast)
+
+
+def _decode_grid(data: bytes) -> Scenario | None:
+    """The scenario when it decodes as `_GridScenario` (embedding, if any, quantized), else None."""
+    decoder = msgspec.json.Decoder(_GridScenario, dec_hook=dec_hook, float_hook=str)
+    try:
+        grid = decoder.decode(data)
+    except Exception:  # not that form, or invalid: the other paths decide and report
+        return None
+    emb = grid.embedding
+    fields = _fields(grid)
+    fields["embedding"] = EmbeddingIn(**_fields(emb)) if emb is not None else None
+    scenario = Scenario(**fields)
+    _validate(scenario)
+    return _normalized(scenario, grid_checked=emb is not None)
+
+
+def _decode_general(data: bytes) -> Scenario:
+    """Untyped decode keeping non-integer numbers as text, then convert (the reference path)."""
     try:
         raw = text_number_decoder().decode(data)
     except msgspec.DecodeError as exc:
@@ -321,4 +444,4 @@ def decode_scenario(data: bytes) -> Scenario:
         scenario = msgspec.convert(raw, Scenario, dec_hook=dec_hook)
     except msgspec.ValidationError as exc:
         raise ScenarioError(str(exc)) from exc
-    return normalize_scenario(scenario)
+    return scenario

@@ -1,6 +1,8 @@
 """Shared call plumbing for adapters: timeouts, upstream error mapping, strict JSON reply decoding.
 
-`with_timeout` turns a missed deadline into `OracleTimeoutError` naming the oracle; `call_chat` maps
+`with_timeout` turns a missed deadline into `OracleTimeoutError` naming the oracle; `gather_all`
+runs sibling calls as one `asyncio.TaskGroup` (the first failure cancels the others and is raised
+as itself, not as an `ExceptionGroup`); `call_chat` maps
 any client exception to `OracleUnavailableError`; `decode_reply` decodes an LLM reply into a typed
 Struct and raises `OracleOutputError` on anything that is not exactly one JSON value of the expected
 schema (a single surrounding Markdown code fence is the only wrapping tolerated). Nothing here
@@ -11,8 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable
-from typing import TypeVar
+from collections.abc import Awaitable, Coroutine, Iterable
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -37,6 +39,25 @@ async def with_timeout(oracle: str, timeout_s: float, awaitable: Awaitable[T]) -
             return await awaitable
     except TimeoutError as exc:
         raise OracleTimeoutError(oracle, f"no answer within timeout_s={timeout_s}") from exc
+
+
+async def gather_all(coroutines: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
+    """Results of `coroutines` run concurrently, in order; the first failure cancels the rest.
+
+    `asyncio.gather` leaves siblings running after one fails (cost upstream, unretrieved
+    exceptions); a TaskGroup cancels and awaits them. The first error is re-raised unwrapped so
+    callers keep catching `OracleError`.
+    """
+    tasks: list[asyncio.Task[T]] = []
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(coroutine) for coroutine in coroutines]
+    except BaseExceptionGroup as failed:
+        first = failed.exceptions[0]
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        raise first from None
+    return [task.result() for task in tasks]
 
 
 async def call_chat(

@@ -45,8 +45,9 @@ class NLIConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     timeout_s: float = 30.0
     # pairs per TEI /predict request or cross-encoder batch (a request's batches run concurrently)
     batch_size: int = 32
-    # most LLM judge calls in flight at once for one request
-    max_concurrency: int = 16
+    # most LLM judge calls in flight at once for one request; the default keeps one request's
+    # claim x chunk pairs in a single round (SPEC 4); lower it only for upstream rate limits
+    max_concurrency: int = 256
     # torch device for `cross_encoder` ("cpu", "cuda", ...); None lets sentence-transformers choose
     device: str | None = None
 

@@ -22,7 +22,7 @@ from oracles.text import segments
 from oracles.transcript import digest_call
 from oracles.types import ClaimRecord, Decomposition
 
-SPLITTER_VERSION = "oracles.text.segments/1"
+SPLITTER_VERSION = "oracles.text.segments/2"
 
 
 class SentenceDecomposer:

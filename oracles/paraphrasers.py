@@ -4,16 +4,22 @@ families.
 `RulesParaphraser` (`rules`) is deterministic. G_inv: lower-cased, whitespace-doubled, trailing
 punctuation removed or changed, and one variant per synonym swap from a small built-in table. G_sig:
 negation added or removed, a named entity swapped (another capitalised word of the text, or a fixed
-stand-in), a number changed. Variants equal to the input are dropped. `LLMParaphraser` (`llm`) asks
-an upstream model for JSON lists. `with_declared` lets client-declared families (request field
-`assurance.perturbations`) take precedence over generated ones. Whether a "meaning-preserving"
-variant really preserves meaning is the declared assumption, not something checked here.
+stand-in), a number changed to a different value. A G_sig variant that equals the input or a G_inv
+variant up to `oracles.text.word_tokens` (case, punctuation, spacing, number spelling) is dropped,
+so G_sig never holds a meaning-preserving edit the rules can detect; blank text has empty families.
+Auxiliaries are negated only in lower case or capitalised before a lowercase word ("May 2020", "Will
+Smith" are names), and all-caps words count as entities only in mixed-case text. `LLMParaphraser`
+(`llm`) asks an upstream model for JSON lists. `with_declared` lets client-declared families
+(request field `assurance.perturbations`) take precedence over generated ones. Whether a
+"meaning-preserving" variant really preserves meaning is the declared assumption, not something
+checked here.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
 
 import msgspec
 
@@ -21,10 +27,11 @@ from oracles.calls import call_chat, decode_reply, with_timeout
 from oracles.errors import OracleOutputError
 from oracles.prompts import PROMPT_VERSION, paraphrase_messages
 from oracles.protocols import ChatClient, Paraphraser
+from oracles.text import word_tokens
 from oracles.transcript import digest_call
 from oracles.types import Paraphrases
 
-RULES_VERSION = "oracles.paraphrasers.rules/1"
+RULES_VERSION = "oracles.paraphrasers.rules/2"
 
 SYNONYMS: dict[str, str] = {
     "big": "large",
@@ -79,10 +86,15 @@ AUXILIARIES = (
 STAND_IN_ENTITY = "Atlantis"
 
 _WORD = re.compile(r"[A-Za-z]+")
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
-_NEGATED_AUX = re.compile(r"\b(" + "|".join(AUXILIARIES) + r") not\b", re.IGNORECASE)
-_AUX = re.compile(r"\b(" + "|".join(AUXILIARIES) + r")\b", re.IGNORECASE)
-_ENTITY = re.compile(r"(?<=[^\s.!?]\s)[A-Z][a-z]+|(?<=[^\s.!?] )[A-Z]{2,}")
+_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+_AUX_WORDS = "|".join(AUXILIARIES)
+_CAPITALISED_AUX = "|".join(aux.capitalize() for aux in AUXILIARIES)
+# lower-case auxiliaries anywhere; a capitalised one only before a lower-case word ("Is it ...")
+_AUX_TEXT = rf"\b(?:(?:{_AUX_WORDS})|(?:{_CAPITALISED_AUX})(?=\s+[a-z]))\b"
+_NEGATED_AUX = re.compile(rf"({_AUX_TEXT}) not\b")
+_AUX = re.compile(rf"({_AUX_TEXT})")
+_TITLE_ENTITY = re.compile(r"(?<=[^\s.!?]\s)[A-Z][a-z]+")
+_CAPS_ENTITY = re.compile(r"(?<=[^\s.!?] )[A-Z]{2,}\b")
 
 
 def _unique(original: str, variants: Sequence[str]) -> tuple[str, ...]:
@@ -93,8 +105,32 @@ def _unique(original: str, variants: Sequence[str]) -> tuple[str, ...]:
     return tuple(seen)
 
 
+def _normal(text: str) -> tuple[str, ...]:
+    """Text up to case, punctuation, spacing and number spelling ("0.0" = "0")."""
+    return tuple(word_tokens(text))
+
+
+def _entities(text: str) -> list[str]:
+    found = [m.group() for m in _TITLE_ENTITY.finditer(text)]
+    if any(ch.islower() for ch in text):
+        found += [
+            m.group() for m in _CAPS_ENTITY.finditer(text) if m.group().lower() not in AUXILIARIES
+        ]
+    return list(dict.fromkeys(found))
+
+
+def _changed_number(value: str) -> str:
+    """A different value: n -> 10n + 1 for integers, x -> 10x for decimals, 0.0 -> 1."""
+    if value.isdigit():
+        return str(int(value) * 10 + 1)
+    number = Decimal(value)
+    return "1" if number == 0 else f"{number * 10:f}"
+
+
 def invariant_variants(text: str) -> tuple[str, ...]:
     """G_inv: surface edits plus synonym swaps (each swap applied to the first occurrence)."""
+    if not text.strip():
+        return ()
     stripped = text.strip()
     variants = [text.lower(), " ".join(text.split()).replace(" ", "  ")]
     variants.append(
@@ -109,8 +145,13 @@ def invariant_variants(text: str) -> tuple[str, ...]:
     return _unique(text, variants)
 
 
-def significant_variants(text: str) -> tuple[str, ...]:
-    """G_sig: negation toggled, an entity swapped, a number changed."""
+def significant_variants(text: str, invariant: Iterable[str] = ()) -> tuple[str, ...]:
+    """G_sig: negation toggled, an entity swapped, a number changed.
+
+    Variants equal (up to `_normal`) to `text` or to one of `invariant` are left out.
+    """
+    if not text.strip():
+        return ()
     variants: list[str] = []
     negated = _NEGATED_AUX.search(text)
     if negated is not None:
@@ -119,16 +160,16 @@ def significant_variants(text: str) -> tuple[str, ...]:
         variants.append(text[: aux.end()] + " not" + text[aux.end() :])
     else:
         variants.append("It is not the case that " + text.strip())
-    entities = list(dict.fromkeys(m.group() for m in _ENTITY.finditer(text)))
+    entities = _entities(text)
     for entity in entities[:2]:
         other = next((e for e in entities if e != entity), STAND_IN_ENTITY)
         variants.append(re.sub(rf"\b{re.escape(entity)}\b", other, text))
     number = _NUMBER.search(text)
     if number is not None:
-        value = number.group()
-        changed = str(int(value) * 10 + 1) if value.isdigit() else f"{float(value) * 10:g}"
+        changed = _changed_number(number.group())
         variants.append(text[: number.start()] + changed + text[number.end() :])
-    return _unique(text, variants)
+    same = {_normal(text), *(_normal(variant) for variant in invariant)}
+    return tuple(v for v in _unique(text, variants) if _normal(v) not in same)
 
 
 class RulesParaphraser:
@@ -139,7 +180,8 @@ class RulesParaphraser:
 
     async def paraphrase(self, text: str) -> Paraphrases:
         """Both families of `text` by the built-in rules."""
-        invariant, significant = invariant_variants(text), significant_variants(text)
+        invariant = invariant_variants(text)
+        significant = significant_variants(text, invariant)
         digest = digest_call(
             oracle="paraphraser",
             adapter=self.adapter,

@@ -5,7 +5,10 @@
 verdict, digest, policy decision) and renders it two ways that always agree: `body_field()` for the
 top-level `"assurance"` object and `headers()` for the response headers. `X-Assurance-Card` is the
 base64url (RFC 4648 section 5, with padding) of the card's canonical JSON, omitted when that header
-value would exceed 6 KiB. This module copies fields; it does not compute any of them.
+value would exceed 6 KiB. When the bundle could not be stored (`stored=False`), the body's
+`replay_handle` is null with a `replay_error`, and `X-Assurance-Replay-Handle` is omitted: the card
+itself still names the handle it was certified under. This module copies fields; it does not
+compute any of them.
 """
 
 from __future__ import annotations
@@ -38,17 +41,21 @@ class CardSummary:
     certificate_digest: str
     card_digest: str
     replay_handle: str
+    stored: bool = True
 
     def body_field(self) -> dict[str, Any]:
         """The top-level `"assurance"` object of the response body."""
-        return {
+        field: dict[str, Any] = {
             "card": json.loads(self.card_canonical),
             "certificate_digest": self.certificate_digest,
-            "replay_handle": self.replay_handle,
+            "replay_handle": self.replay_handle if self.stored else None,
             "policy": self.policy,
             "policy_decision": self.policy_decision,
             "policy_failures": list(self.policy_failures),
         }
+        if not self.stored:
+            field["replay_error"] = "the bundle could not be stored; no replay is available"
+        return field
 
     def headers(self, mode: str) -> dict[str, str]:
         """The `X-Assurance-*` headers; the card itself only when it fits in 6 KiB."""
@@ -58,8 +65,9 @@ class CardSummary:
             HEADER_POLICY: self.policy,
             HEADER_DECISION: self.policy_decision,
             HEADER_DIGEST: self.card_digest,
-            HEADER_HANDLE: self.replay_handle,
         }
+        if self.stored:
+            headers[HEADER_HANDLE] = self.replay_handle
         encoded = encode_card_header(self.card_canonical)
         if encoded is not None:
             headers[HEADER_CARD] = encoded

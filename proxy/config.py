@@ -116,10 +116,24 @@ class AssuranceConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     max_evidence_chunks: int = 64
     max_evidence_bytes: int = 1024 * 1024
     oracle_timeout_s: float = 30.0
+    # the most answer bytes certified per call (content + tool calls); past it: abstain card
+    max_answer_bytes: int = 1024 * 1024
+    # true: the `assurance_certified` log line also carries the query and answer text
     log_content: bool = False
     # JSON file {"schemas": [...], "unknown_tools": "allow"|"block"}: default action-gate tool
     # schemas (SPEC 5.4) for requests whose `assurance.actions` brings none
     actions_file: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("max_claims", "max_evidence_chunks", "max_evidence_bytes", "max_answer_bytes"):
+            value = getattr(self, name)
+            _require(value > 0, f"assurance.{name}", "an integer > 0", value)
+        _require(
+            self.oracle_timeout_s > 0,
+            "assurance.oracle_timeout_s",
+            "a number > 0",
+            self.oracle_timeout_s,
+        )
 
 
 class StoreConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

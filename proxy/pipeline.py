@@ -35,16 +35,17 @@ from proxy.errors import ProxyError
 from proxy.pipeline_certify import CertifiedCall, Certifier, new_replay_handle
 from proxy.pipeline_chat import chat_clients, embeddings_clients
 from proxy.pipeline_emit import (
-    answer_text,
+    ParsedAnswer,
+    UpstreamAnswerError,
     encode_completion,
     enforced_completion,
     parse_completion,
-    proposed_tool_calls,
+    parse_completion_object,
     with_assurance,
 )
 from proxy.pipeline_oracles import Grounding, StabilityOutcome, run_grounding, run_stability
 from proxy.pipeline_routes import handle_verify, make_card_handler
-from proxy.pipeline_scenario import ActionInputs, ScenarioInputs, ToolCall
+from proxy.pipeline_scenario import ActionInputs, OracleFailure, ScenarioInputs, ToolCall
 from proxy.pipeline_stream import DONE_EVENT, StreamTee, completion_chunks
 from proxy.responses import relay_stream, sse_error_event
 from proxy.sessions import SessionCounters
@@ -239,11 +240,20 @@ async def _buffered(
     started = time.perf_counter()
     answer = await upstream.chat(body, chat.parsed, request.headers)
     request.app[STATE].metrics.observe_upstream(upstream.name, time.perf_counter() - started)
-    if answer.status != 200:
+    if answer.status >= 400 or (answer.status != 200 and areq.mode == "shadow"):
         return web.Response(body=answer.body, status=answer.status, headers=answer.headers)
-    completion = parse_completion(answer.body)
+    if answer.status != 200:
+        # only a 200 answer is certifiable: anything else fails closed, without its body
+        raise UpstreamAnswerError(
+            f"Expected the upstream to answer 200 (or an error status), got {answer.status}"
+        )
+    limit = pipeline.config.assurance.max_answer_bytes
+    parsed = parse_completion(answer.body)
+    failures: tuple[OracleFailure, ...] = ()
+    if len(answer.body) > limit:
+        failures = (_too_large(len(answer.body), limit),)
     try:
-        certified = await _certify(pipeline, areq, completion, stability)
+        certified = await _certify(pipeline, areq, parsed, stability, failures=failures)
     except CertificationFailedError as exc:
         if areq.mode == "enforce":
             raise
@@ -252,22 +262,27 @@ async def _buffered(
         return web.Response(body=payload, content_type="application/json")
     assurance = certified.summary.body_field()
     headers = certified.summary.headers(areq.mode)
-    emitted = enforced_completion(completion, certified.bundle) if areq.mode == "enforce" else None
-    if chat.stream:
-        include_usage = bool((chat.parsed.get("stream_options") or {}).get("include_usage"))
-        response = web.StreamResponse(headers={**_SSE_HEADERS, **headers})
-        await response.prepare(request)
-        for event in completion_chunks(
-            emitted or completion, assurance, include_usage=include_usage
-        ):
-            await response.write(event)
-        await response.write_eof()
-        return response
-    if emitted is None:
+    if areq.mode != "enforce":
         payload = with_assurance(answer.body, assurance)
-    else:
+        return web.Response(body=payload, content_type="application/json", headers=headers)
+    emitted = enforced_completion(parsed, certified.bundle)
+    if not chat.stream:
         payload = encode_completion(emitted, assurance)
-    return web.Response(body=payload, content_type="application/json", headers=headers)
+        return web.Response(body=payload, content_type="application/json", headers=headers)
+    include_usage = bool((chat.parsed.get("stream_options") or {}).get("include_usage"))
+    response = web.StreamResponse(headers={**_SSE_HEADERS, **headers})
+    await response.prepare(request)
+    for event in completion_chunks(emitted, assurance, include_usage=include_usage):
+        await response.write(event)
+    await response.write_eof()
+    return response
+
+
+def _too_large(size: int, limit: int) -> OracleFailure:
+    return OracleFailure(
+        "answer",
+        f"expected at most {limit} answer bytes ([assurance] max_answer_bytes), got {size}",
+    )
 
 
 def _non_streaming_body(parsed: Any) -> bytes:
@@ -290,7 +305,8 @@ async def _shadow_stream(
     request.app[STATE].metrics.observe_upstream(upstream.name, time.perf_counter() - started)
     if stream.status != 200:
         return await relay_stream(request, stream)
-    tee = StreamTee()
+    limit = pipeline.config.assurance.max_answer_bytes
+    tee = StreamTee(max_answer_bytes=limit)
     response = web.StreamResponse(headers={**_SSE_HEADERS, "X-Assurance-Mode": "shadow"})
     try:
         await response.prepare(request)
@@ -309,53 +325,94 @@ async def _shadow_stream(
         return response
     finally:
         await stream.aclose()
-    try:
-        certified = await _certify(pipeline, areq, tee.completion(), stability)
-        assurance = certified.summary.body_field()
-    except CertificationFailedError as exc:
-        assurance = {"error": exc.to_dict()["error"]}
+    assurance = await _shadow_assurance(pipeline, areq, tee, stability, limit)
     await response.write(tee.trailer_chunk(assurance))
     await response.write(DONE_EVENT)
     await response.write_eof()
     return response
 
 
+async def _shadow_assurance(
+    pipeline: Pipeline,
+    areq: AssuranceRequest,
+    tee: StreamTee,
+    stability: asyncio.Task[StabilityOutcome],
+    limit: int,
+) -> dict[str, Any]:
+    """The trailer's `assurance` object; every failure becomes `{"error": ...}`, never a raise.
+
+    The stream was already relayed, so nothing here may break it: an answer that cannot be
+    certified as complete (truncated, over the size limit, several choices) gets an abstain card
+    naming why.
+    """
+    failures: list[OracleFailure] = []
+    if not tee.complete:
+        failures.append(
+            OracleFailure("upstream", "the stream ended without a finish_reason and [DONE]")
+        )
+    if tee.overflow:
+        failures.append(_too_large(limit + 1, limit))
+    try:
+        if tee.extra_choices:
+            raise UpstreamAnswerError("Expected one choice in the stream, got several")
+        parsed = parse_completion_object(tee.completion())
+        certified = await _certify(pipeline, areq, parsed, stability, failures=tuple(failures))
+    except ProxyError as exc:
+        return {"error": exc.to_dict()["error"]}
+    except Exception as exc:  # the stream is already out: report, never break it
+        log.error("shadow_certification_crashed", error_type=type(exc).__name__)
+        error = ProxyError("The proxy could not certify this answer; see its logs")
+        return {"error": error.to_dict()["error"]}
+    return certified.summary.body_field()
+
+
 async def _certify(
     pipeline: Pipeline,
     areq: AssuranceRequest,
-    completion: dict[str, Any],
+    parsed: ParsedAnswer,
     stability_task: asyncio.Task[StabilityOutcome],
+    *,
+    failures: tuple[OracleFailure, ...] = (),
 ) -> CertifiedCall:
+    """Run the oracles over `parsed` and certify it; `failures` (answer-level) abstain first."""
     config = pipeline.config.assurance
-    answer = answer_text(completion)
+    answer = parsed.text if not failures else ""
     started = time.perf_counter()
-    grounding = await run_grounding(
-        pipeline.oracles,
-        answer=answer,
-        query=areq.query,
-        evidence=areq.evidence,
-        max_claims=config.max_claims,
-        timeout_s=config.oracle_timeout_s,
-    )
+    if failures:
+        # an answer that cannot be certified as a whole is not decomposed: abstain with reasons
+        grounding = Grounding(decomposition=None, nli=None, failures=failures)
+    else:
+        grounding = await run_grounding(
+            pipeline.oracles,
+            answer=answer,
+            query=areq.query,
+            evidence=areq.evidence,
+            max_claims=config.max_claims,
+            timeout_s=config.oracle_timeout_s,
+        )
     stability = await stability_task
     oracles_s = time.perf_counter() - started
-    calls = [
-        ToolCall(
-            id=str(call.get("id") or f"call_{index}"),
-            name=str((call.get("function") or {}).get("name") or ""),
-            arguments=str((call.get("function") or {}).get("arguments") or ""),
-        )
-        for index, call in enumerate(proposed_tool_calls(completion))
-    ]
+    calls = [ToolCall(id=c.id, name=c.name, arguments=c.arguments) for c in parsed.calls]
     inputs = _inputs(pipeline, areq, answer=answer, now=int(time.time()), calls=calls)
-    inputs = _with_oracles(inputs, grounding, stability, completion)
+    inputs = _with_oracles(inputs, grounding, stability, parsed.completion)
     try:
-        certified = await pipeline.certifier.certify_call(inputs, areq.session)
+        certified = await pipeline.certifier.certify_call(inputs, areq.session, mode=areq.mode)
     except CertifierError as exc:
-        log.error("certification_failed", error=str(exc), replay_handle=inputs.replay_handle)
+        # the message may quote scenario values (answer text): log and answer the path only
+        where = getattr(exc, "path", "$")
+        log.error(
+            "certification_failed",
+            error_type=type(exc).__name__,
+            at=where,
+            replay_handle=inputs.replay_handle,
+        )
         raise CertificationFailedError(
-            f"Expected the certifiers to accept the pipeline's scenario, got: {exc}"
+            f"Expected the certifiers to accept the pipeline's scenario, got {type(exc).__name__}"
+            f" at {where}"
         ) from exc
+    content: dict[str, Any] = {}
+    if config.log_content:
+        content = {"query": areq.query, "answer": parsed.text}
     log.info(
         "assurance_certified",
         mode=areq.mode,
@@ -365,8 +422,10 @@ async def _certify(
         replay_handle=certified.summary.replay_handle,
         claims=len(inputs.decomposition.claims) if inputs.decomposition else 0,
         evidence=len(areq.evidence),
+        answer_chars=len(parsed.text),
         oracle_failures=[f.oracle for f in inputs.failures],
         oracles_ms=round(oracles_s * 1000, 2),
+        **content,
     )
     return certified
 
@@ -407,9 +466,10 @@ def _actions(
     )
     if not schemas and not calls and requested is None:
         return None
-    state: dict[str, Any] = {"now": now}
+    state: dict[str, Any] = {}
     if requested is not None and requested.state is not None:
         state.update(requested.state)
+    state["now"] = now  # the server's clock, never the client's (`mtime_at_least_days`)
     unknown = requested.unknown_tools if requested is not None else None
     return ActionInputs(
         schemas=schemas,

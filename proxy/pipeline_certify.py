@@ -8,6 +8,12 @@ records (`proxy.pipeline_scenario`), lets `certifiers.scenario.decode_scenario` 
 canonical bundle under its replay handle and chains the session's action counters. The returned
 `CertifiedCall` carries the typed bundle for emission and the `CardSummary` for the wire. This
 module computes no certificate field and decides nothing about emission.
+
+Session counters advance only for calls whose tool calls are actually emitted: mode `enforce`
+with decision `accept` or `downgrade` (the gate's post-state counts exactly the allowed calls,
+which are the ones emitted). Shadow calls and rejected calls leave the trajectory unchanged. A
+store failure does not fail the call: the bundle is certified, so it is still emitted, and the
+summary says the replay handle is unavailable (`stored=False`).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import msgspec
+import structlog
 
 from certifiers.build import certify
 from certifiers.build.certify import resolve_policy
@@ -35,7 +42,9 @@ from proxy.errors import InvalidRequestError
 from proxy.pipeline_scenario import ActionInputs, ScenarioInputs, build_scenario
 from proxy.sessions import SessionCounters, starting_counters
 from proxy.signing import SigningKey
-from proxy.store import BundleStore
+from proxy.store import BundleStore, StoreError
+
+log = structlog.get_logger("proxy.pipeline")
 
 # scenario paths that come from the client's `assurance` field, and where they came from
 _CLIENT_PATHS = (
@@ -95,21 +104,29 @@ class Certifier:
                 f"Invalid assurance field: {exc}", param="assurance", code="invalid_assurance_field"
             ) from exc
 
-    async def certify_call(self, inputs: ScenarioInputs, session: str | None) -> CertifiedCall:
+    async def certify_call(
+        self, inputs: ScenarioInputs, session: str | None, *, mode: str
+    ) -> CertifiedCall:
         """Certify (in a worker thread), sign, store; chain the session's action counters."""
         if session is None or inputs.actions is None:
             bundle = await asyncio.to_thread(self._certify_sync, inputs)
         else:
             # one call of a session at a time: each starts from the previous post-state
-            async with self.sessions.lock(session):
+            async with self.sessions.locked(session):
                 inputs = self._chain_counters(inputs, session)
                 bundle = await asyncio.to_thread(self._certify_sync, inputs)
                 actions = bundle.certificates.actions
-                if actions is not None:
+                emitted = mode == "enforce" and bundle.policy_decision.decision != "reject"
+                if actions is not None and emitted:
                     self.sessions.put(session, actions.post_counters)
         bundle_bytes = encode_bundle(bundle)
-        await self.store.put(inputs.replay_handle, bundle_bytes, inputs.now)
-        return CertifiedCall(bundle=bundle, bundle_bytes=bundle_bytes, summary=summarize(bundle))
+        summary = summarize(bundle)
+        try:
+            await self.store.put(inputs.replay_handle, bundle_bytes, inputs.now)
+        except StoreError as exc:
+            log.error("bundle_store_failed", replay_handle=inputs.replay_handle, error=str(exc))
+            summary = replace(summary, stored=False)
+        return CertifiedCall(bundle=bundle, bundle_bytes=bundle_bytes, summary=summary)
 
     def _certify_sync(self, inputs: ScenarioInputs) -> Bundle:
         scenario = decode_scenario(build_scenario(inputs))

@@ -11,12 +11,19 @@ Every oracle exception, and a call running past `[assurance] oracle_timeout_s`, 
 the decomposer's claims do not cover the answer's content tokens (the reconstruction check, SPEC
 5.1), the deterministic sentence decomposer is tried instead. Nothing here judges a claim or decides
 emission.
+
+The built-in local adapters (`sentences` decomposer, `lexical` NLI, `rules` paraphraser) are
+synchronous code behind an `async def`: `_guarded` runs them on a fresh event loop in a worker
+thread, so the proxy's loop keeps serving (`/healthz`, other requests) and the timeout fires on
+time. Python cannot stop a thread: after a timeout the worker finishes its computation in the
+background and its result is discarded. Network adapters (TEI, LLM) and the model adapters (which
+already use a thread) run on the proxy's loop, where their sessions live.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol, TypeVar
 
@@ -35,6 +42,9 @@ from proxy.pipeline_scenario import OracleFailure, Stability, embedding_section,
 
 T = TypeVar("T")
 log = structlog.get_logger("proxy.pipeline")
+
+# adapters whose coroutine never awaits I/O: CPU work that must leave the event loop
+LOCAL_ADAPTERS = frozenset({"decomposer:sentences", "nli:lexical", "paraphraser:rules"})
 
 
 class OracleSetView(Protocol):
@@ -79,11 +89,26 @@ class _OracleFailedError(Exception):
         self.failure = failure
 
 
-async def _guarded(role: str, adapter: str, timeout_s: float, call: Awaitable[T]) -> T:
-    """Await one oracle call; any failure raises `_OracleFailedError` with an `OracleFailure`."""
+def _run_on_own_loop(call: Callable[[], Awaitable[T]]) -> T:
+    async def main() -> T:
+        return await call()
+
+    return asyncio.run(main())
+
+
+async def _guarded(
+    role: str, adapter: str, timeout_s: float, call: Callable[[], Awaitable[T]]
+) -> T:
+    """Run one oracle call; any failure raises `_OracleFailedError` with an `OracleFailure`.
+
+    A local (CPU-bound) adapter runs on its own loop in a worker thread, so `timeout_s` bounds
+    the wait even though the computation itself cannot be interrupted.
+    """
     try:
         async with asyncio.timeout(timeout_s):
-            return await call
+            if f"{role}:{adapter}" in LOCAL_ADAPTERS:
+                return await asyncio.to_thread(_run_on_own_loop, call)
+            return await call()
     except TimeoutError:
         failure = OracleFailure(f"{role}:{adapter}", f"no answer within {timeout_s} s")
     except OracleError as exc:
@@ -115,12 +140,20 @@ async def run_grounding(
     decomposer = oracles.decomposer
     try:
         decomposition = await _guarded(
-            "decomposer", decomposer.adapter, timeout_s, decomposer.decompose(answer, query=query)
+            "decomposer",
+            decomposer.adapter,
+            timeout_s,
+            lambda: decomposer.decompose(answer, query=query),
         )
         fallback = oracles.fallback_decomposer
-        if not covers_answer(answer, decomposition) and decomposer.adapter != fallback.adapter:
+        # tokenizing the whole answer is CPU work: off the loop, like the local adapters
+        covered = await asyncio.to_thread(covers_answer, answer, decomposition)
+        if not covered and decomposer.adapter != fallback.adapter:
             decomposition = await _guarded(
-                "decomposer", fallback.adapter, timeout_s, fallback.decompose(answer, query=query)
+                "decomposer",
+                fallback.adapter,
+                timeout_s,
+                lambda: fallback.decompose(answer, query=query),
             )
     except _OracleFailedError as failed:
         return Grounding(decomposition=None, nli=None, failures=(failed.failure,))
@@ -136,7 +169,7 @@ async def run_grounding(
     judge = oracles.nli
     texts = [chunk.text for chunk in evidence]
     try:
-        nli = await _guarded("nli", judge.adapter, timeout_s, judge.judge(claims, texts))
+        nli = await _guarded("nli", judge.adapter, timeout_s, lambda: judge.judge(claims, texts))
     except _OracleFailedError as failed:
         return Grounding(decomposition=decomposition, nli=None, failures=(failed.failure,))
     return Grounding(decomposition=decomposition, nli=nli, failures=())
@@ -161,7 +194,7 @@ async def run_stability(
             "paraphraser",
             paraphraser.adapter,
             timeout_s,
-            with_declared(
+            lambda: with_declared(
                 paraphraser,
                 query,
                 invariant=declared.invariant,
@@ -169,7 +202,9 @@ async def run_stability(
             ),
         )
         texts = embedding_texts(query, paraphrases.invariant, paraphrases.significant, evidence)
-        embeddings = await _guarded("embedder", embedder.adapter, timeout_s, embedder.embed(texts))
+        embeddings = await _guarded(
+            "embedder", embedder.adapter, timeout_s, lambda: embedder.embed(texts)
+        )
     except _OracleFailedError as failed:
         return StabilityOutcome(stability=None, failures=(failed.failure,))
     if len(embeddings.vectors) != len(texts):

@@ -20,6 +20,7 @@ import msgspec
 from certifiers.scenario import EmbeddingIn
 from oracles.types import ClaimRecord, Decomposition, EmbeddingBatch, NLIJudgments, Paraphrases
 from proxy.assurance_request import EvidenceChunk
+from proxy.pipeline_quantize import grid_vectors, quantized_scores
 
 DEFAULT_TOP_K = 3
 
@@ -108,11 +109,7 @@ def build_scenario(inputs: ScenarioInputs) -> bytes:
     if inputs.query is not None:
         scenario["query"] = inputs.query
     if inputs.nli is not None:
-        scenario["nli"] = {
-            "aggregation": inputs.nli.aggregation,
-            "entail": inputs.nli.entail,
-            "contradict": inputs.nli.contradict,
-        }
+        scenario["nli"] = nli_section(inputs.nli)
     if inputs.stability is not None and inputs.stability.decoded is None:
         scenario["embedding"] = embedding_section(
             inputs.stability, inputs.query, len(inputs.evidence)
@@ -153,15 +150,20 @@ def embedding_texts(
 def embedding_section(
     stability: Stability, query: str | None, evidence_count: int
 ) -> dict[str, Any]:
-    """The scenario's `embedding` section: the float vectors split by role, plus top-k."""
-    vectors = stability.embeddings.vectors
+    """The scenario's `embedding` section: the vectors split by role, plus top-k.
+
+    Coordinates go as exact grid integers (`quantized: true`, see `proxy.pipeline_quantize`);
+    vectors the certifier must judge itself (non-finite, beyond ±2) go as floats, as before.
+    """
+    floats = stability.embeddings.vectors
     n_inv = len(stability.paraphrases.invariant)
     n_sig = len(stability.paraphrases.significant)
-    evidence_vectors = vectors[1 + n_inv + n_sig :]
-    if len(evidence_vectors) != evidence_count:
+    if len(floats) - (1 + n_inv + n_sig) != evidence_count:
         raise ValueError(
-            f"Expected {1 + n_inv + n_sig + evidence_count} embedding vectors, got {len(vectors)}"
+            f"Expected {1 + n_inv + n_sig + evidence_count} embedding vectors, got {len(floats)}"
         )
+    grid = grid_vectors(floats)
+    vectors: Sequence[Sequence[float]] = floats if grid is None else grid
     block: dict[str, Any] = {
         "text": query,
         "dim": stability.embeddings.dim,
@@ -169,10 +171,29 @@ def embedding_section(
         "invariant": vectors[1 : 1 + n_inv],
         "significant": vectors[1 + n_inv : 1 + n_inv + n_sig],
     }
+    if grid is not None:
+        block["quantized"] = True
     if evidence_count:
-        block["evidence"] = evidence_vectors
+        block["evidence"] = vectors[1 + n_inv + n_sig :]
         block["top_k"] = min(DEFAULT_TOP_K, evidence_count)
     return block
+
+
+def nli_section(nli: NLIJudgments) -> dict[str, Any]:
+    """The scenario's `nli` section: scores as exact integers over 10⁶ (`quantized: true`).
+
+    When a score is outside [0, 1] (or not finite) the floats go as before: the certifier rejects
+    them with its own message.
+    """
+    entail, contradict = quantized_scores(nli.entail), quantized_scores(nli.contradict)
+    if entail is None or contradict is None:  # out of [0, 1] or not finite: let certifiers judge
+        return {"aggregation": nli.aggregation, "entail": nli.entail, "contradict": nli.contradict}
+    return {
+        "aggregation": nli.aggregation,
+        "quantized": True,
+        "entail": entail,
+        "contradict": contradict,
+    }
 
 
 def _claim(claim: ClaimRecord) -> dict[str, Any]:

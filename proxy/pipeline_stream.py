@@ -2,10 +2,12 @@
 answer.
 
 `StreamTee` reads the upstream's OpenAI SSE bytes as they pass through to the client (shadow mode)
-and accumulates the message: content, tool calls (arguments joined across deltas), finish reason,
-usage. `completion_chunks` turns a finished ChatCompletion (enforce mode, after certification) into
-chunk events: a role chunk, the content in several pieces, the tool calls, a finish chunk, then the
-usage chunk when `stream_options.include_usage` asked for it; the last chunk before `[DONE]` carries
+and accumulates the message: content, tool calls and a legacy `function_call` (arguments joined
+across deltas), finish reason, usage; it records whether the stream ended properly (`complete`),
+whether another choice index appeared, and whether the text exceeded `max_answer_bytes`.
+`completion_chunks` turns a finished ChatCompletion (enforce mode, after certification) into chunk
+events: a role chunk, the content in several pieces, the tool calls, a finish chunk, then the usage
+chunk when `stream_options.include_usage` asked for it; the last chunk before `[DONE]` carries
 `"assurance"`. This module neither certifies nor decides what is emitted.
 """
 
@@ -25,11 +27,22 @@ def sse_event(payload: dict[str, Any]) -> bytes:
 
 
 class StreamTee:
-    """Accumulates a streamed chat completion from its SSE bytes, whatever their network framing."""
+    """Accumulates a streamed chat completion from its SSE bytes, whatever their network framing.
 
-    def __init__(self) -> None:
-        self._buffer = b""
+    Work is linear in the stream's size: the buffer is a `bytearray` scanned from where the last
+    scan stopped. Memory is bounded by `max_answer_bytes`: past it the accumulated text is dropped
+    (`overflow`), the bytes still pass through, and an unterminated event longer than the limit is
+    forwarded as it is.
+    """
+
+    def __init__(self, max_answer_bytes: int = 1 << 20) -> None:
+        self._buffer = bytearray()
+        self._scan = 0
+        self._max_bytes = max_answer_bytes
+        self._accumulated = 0
         self.done = False
+        self.overflow = False
+        self.extra_choices = False
         self.id: str | None = None
         self.created: int | None = None
         self.model: str | None = None
@@ -38,6 +51,12 @@ class StreamTee:
         self.finish_reason: str | None = None
         self.usage: dict[str, Any] | None = None
         self._tool_calls: dict[int, dict[str, Any]] = {}
+        self._function_call: dict[str, str] | None = None
+
+    @property
+    def complete(self) -> bool:
+        """Whether the upstream ended the answer properly (a finish reason, then `[DONE]`)."""
+        return self.done and self.finish_reason is not None
 
     def feed(self, data: bytes) -> bytes:
         """Consume raw bytes; return the complete events to forward now (all but `[DONE]`).
@@ -47,19 +66,43 @@ class StreamTee:
         """
         self._buffer += data
         forward: list[bytes] = []
+        start = 0
         while True:
-            end = _event_end(self._buffer)
+            end = _event_end(self._buffer, max(start, self._scan))
             if end < 0:
                 break
-            event, self._buffer = self._buffer[:end], self._buffer[end:]
+            event = bytes(self._buffer[start:end])
+            start = self._scan = end
             if self._event(event):
                 forward.append(event)
+        del self._buffer[:start]
+        if len(self._buffer) > self._max_bytes:
+            # one unterminated event beyond the limit: relay it, stop certifying the text
+            forward.append(bytes(self._buffer))
+            self._buffer.clear()
+            self._overflowed()
+        # a separator may straddle two feeds: rescan the last 3 bytes next time
+        self._scan = max(0, len(self._buffer) - 3)
         return b"".join(forward)
 
     def flush(self) -> bytes:
         """At the end of the upstream stream: the unterminated remainder, if any, to forward."""
-        rest, self._buffer = self._buffer, b""
+        rest = bytes(self._buffer)
+        self._buffer.clear()
+        self._scan = 0
         return rest if rest.strip() and self._event(rest) else b""
+
+    def _overflowed(self) -> None:
+        self.overflow = True
+        self.content_parts.clear()
+        self._tool_calls.clear()
+
+    def _count(self, size: int) -> bool:
+        # whether `size` more accumulated bytes stay within the limit
+        self._accumulated += size
+        if self._accumulated > self._max_bytes and not self.overflow:
+            self._overflowed()
+        return not self.overflow
 
     def _event(self, event: bytes) -> bool:
         # one SSE event (its lines and terminator); False for the `[DONE]` sentinel
@@ -93,23 +136,43 @@ class StreamTee:
             self.usage = chunk["usage"]
         for choice in chunk.get("choices") or ():
             if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+                self.extra_choices = True
                 continue
             if choice.get("finish_reason"):
                 self.finish_reason = choice["finish_reason"]
             delta = choice.get("delta") or {}
-            if isinstance(delta.get("content"), str):
-                self.content_parts.append(delta["content"])
+            content = delta.get("content")
+            if isinstance(content, str) and self._count(len(content)):
+                self.content_parts.append(content)
             for call in delta.get("tool_calls") or ():
-                self._tool_call_delta(call)
+                if isinstance(call, dict):
+                    self._tool_call_delta(call)
+            legacy = delta.get("function_call")
+            if isinstance(legacy, dict):
+                self._function_call_delta(legacy)
+
+    def _function_call_delta(self, delta: dict[str, Any]) -> None:
+        name, arguments = delta.get("name"), delta.get("arguments")
+        size = len(name or "") + len(arguments or "")
+        if not self._count(size):
+            return
+        slot = self._function_call = self._function_call or {"name": "", "arguments": ""}
+        if isinstance(name, str):
+            slot["name"] += name
+        if isinstance(arguments, str):
+            slot["arguments"] += arguments
 
     def _tool_call_delta(self, call: dict[str, Any]) -> None:
+        function = call.get("function") or {}
+        size = len(function.get("name") or "") + len(function.get("arguments") or "")
+        if not self._count(size):
+            return
         slot = self._tool_calls.setdefault(
             int(call.get("index", 0)),
             {"id": None, "type": "function", "function": {"name": "", "arguments": ""}},
         )
         if call.get("id"):
             slot["id"] = call["id"]
-        function = call.get("function") or {}
         if function.get("name"):
             slot["function"]["name"] += function["name"]
         if function.get("arguments"):
@@ -120,6 +183,8 @@ class StreamTee:
         message: dict[str, Any] = {"role": "assistant", "content": "".join(self.content_parts)}
         if self._tool_calls:
             message["tool_calls"] = [self._tool_calls[i] for i in sorted(self._tool_calls)]
+        if self._function_call is not None:
+            message["function_call"] = dict(self._function_call)
         completion: dict[str, Any] = {
             "id": self.id or "",
             "object": "chat.completion",
@@ -145,9 +210,9 @@ class StreamTee:
         )
 
 
-def _event_end(buffer: bytes) -> int:
-    """Index just past the first complete event (blank-line terminated) in `buffer`, else -1."""
-    ends = [i + len(sep) for sep in (b"\n\n", b"\r\n\r\n") if (i := buffer.find(sep)) >= 0]
+def _event_end(buffer: bytearray, start: int = 0) -> int:
+    """Index just past the first event terminator (a blank line) at or after `start`, else -1."""
+    ends = [i + len(sep) for sep in (b"\n\n", b"\r\n\r\n") if (i := buffer.find(sep, start)) >= 0]
     return min(ends) if ends else -1
 
 
@@ -174,6 +239,8 @@ def completion_chunks(
     events.extend(chunk({"content": piece}) for piece in split_content(content))
     for index, call in enumerate(message.get("tool_calls") or ()):
         events.append(chunk({"tool_calls": [{"index": index, **call}]}))
+    if message.get("function_call") is not None:
+        events.append(chunk({"function_call": message["function_call"]}))
     events.append(chunk({}, choice.get("finish_reason") or "stop"))
     if include_usage:
         events.append({**base, "choices": [], "usage": completion.get("usage")})

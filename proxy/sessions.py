@@ -8,17 +8,27 @@ module never computes a counter. Sessions live in memory, least recently used fi
 
 Atomicity: the pipeline holds the session's `lock(session)` from reading the pre-state to writing
 the post-state, so two concurrent calls of one session cannot both start from the same pre-state.
+A lock is dropped when its last user leaves and the session stored no counters (a shadow or
+rejected call), so locks do not accumulate for sessions that never advance.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 
 # counter name -> value as it appears in the certificate's JSON (an int or an exact "p/q" string)
 CounterValue = int | str
 Counters = Mapping[str, CounterValue]
+
+
+@dataclass(slots=True)
+class _LockEntry:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
 
 
 class SessionCounters:
@@ -29,14 +39,26 @@ class SessionCounters:
             raise ValueError(f"Expected max_sessions > 0, got {max_sessions}")
         self._max_sessions = max_sessions
         self._by_session: OrderedDict[str, dict[str, CounterValue]] = OrderedDict()
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: dict[str, _LockEntry] = {}
 
-    def lock(self, session: str) -> asyncio.Lock:
-        """The lock serializing the certification of one session's calls."""
-        lock = self._locks.get(session)
-        if lock is None:
-            lock = self._locks[session] = asyncio.Lock()
-        return lock
+    @asynccontextmanager
+    async def locked(self, session: str) -> AsyncIterator[None]:
+        """Hold the lock serializing the certification of one session's calls.
+
+        The lock is forgotten when its last user leaves and the session has no counters (a
+        shadow or rejected call stores none), so locks never pile up for idle sessions.
+        """
+        entry = self._locks.get(session)
+        if entry is None:
+            entry = self._locks[session] = _LockEntry()
+        entry.users += 1
+        try:
+            async with entry.lock:
+                yield
+        finally:
+            entry.users -= 1
+            if entry.users == 0 and session not in self._by_session:
+                self._locks.pop(session, None)
 
     def get(self, session: str) -> dict[str, CounterValue] | None:
         """The counters the session's next call starts from, or None for a new session."""
@@ -52,8 +74,8 @@ class SessionCounters:
         self._by_session.move_to_end(session)
         while len(self._by_session) > self._max_sessions:
             evicted, _ = self._by_session.popitem(last=False)
-            lock = self._locks.get(evicted)
-            if lock is not None and not lock.locked():
+            entry = self._locks.get(evicted)
+            if entry is not None and entry.users == 0:
                 del self._locks[evicted]
 
     def __len__(self) -> int:

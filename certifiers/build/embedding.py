@@ -9,10 +9,13 @@ their digest always is.
 
 from __future__ import annotations
 
+import struct
+import sys
 from array import array
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
-from operator import mul, sub
+from heapq import nsmallest
+from operator import mul, neg, sub
 
 from certifiers.canonical import canonical_digest
 from certifiers.rational import sqrt_upper
@@ -48,35 +51,38 @@ def dist_sq(u: Sequence[int], v: Sequence[int]) -> int:
 
 def top_order(dots: Sequence[int], k: int) -> tuple[int, ...]:
     """The k evidence indices of highest similarity, in rank order; ties by smaller index."""
-    return tuple(sorted(range(len(dots)), key=lambda j: (-dots[j], j))[:k])
+    return tuple(j for _, j in nsmallest(k, zip(map(neg, dots), range(len(dots)), strict=True)))
 
 
 def _packed_dots(vector: Sequence[int], packed_columns: Sequence[int], count: int) -> list[int]:
-    """<vector, e_j> for all j at once: Σ_i v_i·P_i where P_i packs e_{j,i} in 64-bit slots."""
+    """<vector, e_j> for all j at once: Σ_i v_i·P_i where P_i packs e_{j,i} in 64-bit slots.
+
+    The total is Σ_j d_j·2^(64j) with |d_j| < 2^59. Read as signed 64-bit slots s_j (two's
+    complement bytes of the total mod 2^(64·count)), slot j has borrowed one from d_j exactly when
+    the part below it is negative, i.e. when s_{j-1} < 0: so d_j = s_j + [s_{j-1} < 0].
+    """
     total: int = sum(map(mul, vector, packed_columns))
-    mask = (1 << _SLOT_BITS) - 1
-    half = 1 << (_SLOT_BITS - 1)
-    out: list[int] = []
-    for _ in range(count):
-        slot = total & mask
-        if slot >= half:
-            slot -= 1 << _SLOT_BITS
-        out.append(slot)
-        total = (total - slot) >> _SLOT_BITS
-    return out
+    slots = array("q")
+    slots.frombytes((total & ((1 << (_SLOT_BITS * count)) - 1)).to_bytes(8 * count, "little"))
+    if sys.byteorder != "little":
+        slots.byteswap()
+    raw = slots.tolist()
+    return [s + (below < 0) for s, below in zip(raw, [0, *raw[:-1]], strict=True)]
 
 
 def _pack_columns(evidence: Sequence[Sequence[int]], dim: int) -> list[int]:
     """Column i packs e_{j,i} for every chunk j in signed 64-bit slots: Σ_j e_{j,i}·2^(64j).
 
-    The column bytes are two's complement per slot (array 'q'); read unsigned, each negative slot
-    j borrows 2^64 from slot j+1, which is undone from the slots' sign bits with big-int ops.
+    The column bytes are two's complement per slot (little-endian int64); read unsigned, each
+    negative slot j borrows 2^64 from slot j+1, which is undone from the slots' sign bits with
+    big-int ops.
     """
     count = len(evidence)
     sign_bits = sum(1 << (_SLOT_BITS * j) for j in range(count))
+    layout = struct.Struct(f"<{count}q")
     columns: list[int] = []
     for column in zip(*evidence, strict=True) if evidence else ((),) * dim:
-        unsigned = int.from_bytes(array("q", column).tobytes(), "little")
+        unsigned = int.from_bytes(layout.pack(*column), "little")
         negatives = (unsigned >> (_SLOT_BITS - 1)) & sign_bits
         columns.append(unsigned - (negatives << _SLOT_BITS))
     return columns
@@ -99,16 +105,29 @@ def build_embedding(
     inv = [tuple(v) for v in invariant]
     sig = [tuple(v) for v in significant]
     ev = [tuple(v) for v in evidence]
-    columns = _pack_columns(ev, dim) if ev else []
-    ev_dots = _packed_dots(q, columns, len(ev)) if ev else []
+    # the query rides along as one more packed chunk: <v, q> comes with the <v, e_j> for free
+    columns = _pack_columns([*ev, q], dim) if ev else []
+
+    def with_query(v: tuple[int, ...]) -> tuple[list[int], int]:
+        """(<v, e_j> for every chunk j, <v, q>)."""
+        if not ev:
+            return [], dot(q, v)
+        both = _packed_dots(v, columns, len(ev) + 1)
+        return both[:-1], both[-1]
+
+    ev_dots, q_norm = with_query(q)
     k = min(top_k, len(ev)) if top_k is not None and ev else None
     ranking = top_order(ev_dots, k) if k is not None else None
-    q_norm = dot(q, q)
 
     def measure(v: tuple[int, ...], *, ranked: bool) -> VariantMeasure:
         norm = dot(v, v)
-        order = top_order(_packed_dots(v, columns, len(ev)), k) if ranked and k else None
-        return VariantMeasure(norm_sq=norm, dist_sq=q_norm + norm - 2 * dot(q, v), top_k=order)
+        order: tuple[int, ...] | None = None
+        if ranked and k:
+            dots, cross = with_query(v)
+            order = top_order(dots, k)
+        else:
+            cross = dot(q, v)
+        return VariantMeasure(norm_sq=norm, dist_sq=q_norm + norm - 2 * cross, top_k=order)
 
     inv_measures = tuple(measure(v, ranked=True) for v in inv)
     sig_measures = tuple(measure(v, ranked=False) for v in sig)
@@ -157,7 +176,7 @@ def build_embedding(
         max_dist_upper=max_dist_upper,
         eps_eta=eps_eta,
         drift_bound=r2_inv + eps_eta if r2_inv is not None else None,
-        norms_bounded=all(n <= ceiling for n in (*norms, *ev_norms)),
+        norms_bounded=max([*norms, *ev_norms]) <= ceiling,
         ranking=ranking,
         rank_margin=rank_margin,
         rank_margin_sq=rank_margin * rank_margin if rank_margin is not None else None,

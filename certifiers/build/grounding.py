@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from fractions import Fraction
+from itertools import compress
+from operator import add, not_
 
 from certifiers.errors import CertificationError
 from certifiers.tokens import content_tokens
@@ -39,20 +41,21 @@ def _row_maxima(
     """max(0, max_j sigma+) and max(0, max_j sigma-) of one row, in integer arithmetic.
 
     Cell j's repaired sigma+ is e/den and sigma- is c/den with den = max(scale, e + c) (SPEC 4.1),
-    so the maxima compare numerators by cross-multiplication, not one Fraction per cell.
+    so the maxima over cells with den = scale are integer maxima; only the rescaled cells
+    (e + c > scale, usually few) are compared as Fractions.
     """
     if len(row_e) != len(row_c) or not row_e:
         raise CertificationError(
             f"Expected equal non-empty NLI rows, got {len(row_e)}/{len(row_c)}"
         )
-    plus_num, plus_den, minus_num, minus_den = 0, 1, 0, 1
-    for e, c in zip(row_e, row_c, strict=True):
-        den = max(scale, e + c)
-        if e * plus_den > plus_num * den:
-            plus_num, plus_den = e, den
-        if c * minus_den > minus_num * den:
-            minus_num, minus_den = c, den
-    return Fraction(plus_num, plus_den), Fraction(minus_num, minus_den)
+    sums = list(map(add, row_e, row_c))
+    plain = list(map(scale.__ge__, sums))  # den = scale: compare the integers themselves
+    best_plus = Fraction(max(0, max(compress(row_e, plain), default=0)), scale)
+    best_minus = Fraction(max(0, max(compress(row_c, plain), default=0)), scale)
+    for e, c, den in compress(zip(row_e, row_c, sums, strict=True), map(not_, plain)):
+        best_plus = max(best_plus, Fraction(e, den))  # den = e + c > scale: rescaled cells
+        best_minus = max(best_minus, Fraction(c, den))
+    return best_plus, best_minus
 
 
 def classify(beta_plus: Fraction, beta_minus: Fraction, thresholds: Thresholds) -> Status:

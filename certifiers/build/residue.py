@@ -10,6 +10,7 @@ backtracking).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from fractions import Fraction
 
@@ -91,8 +92,10 @@ def solve_mcr(
         if a in clash and b in clash:
             clash[a].add(b)
             clash[b].add(a)
-    costs = budget.costs if budget is not None else None
-    limit = budget.limit if budget is not None else None
+    if budget is None:
+        return _solve_unbudgeted(order, weights, clash)
+    costs = budget.costs
+    limit = budget.limit
     best: list[int] = []
     best_weight = Fraction(0)
     chosen: list[int] = []
@@ -131,6 +134,40 @@ def solve_mcr(
         search(position + 1, weight, spent)
 
     search(0, Fraction(0), Fraction(0))
+    return tuple(sorted(best))
+
+
+def _solve_unbudgeted(
+    order: list[int], weights: Sequence[Fraction], clash: dict[int, set[int]]
+) -> tuple[int, ...]:
+    """`solve_mcr` with no budget, searched on integers: each weight times L, the lcm of the
+    candidates' denominators. Scaling by L > 0 keeps every comparison the search makes (same
+    order, same pruning, same ties), so it returns the same subset without Fraction arithmetic.
+    """
+    scale = math.lcm(*(weights[i].denominator for i in order)) if order else 1
+    scaled = {i: weights[i].numerator * (scale // weights[i].denominator) for i in order}
+    best: list[int] = []
+    best_weight = 0
+    chosen: list[int] = []
+
+    def bound(position: int, weight: int) -> int:
+        banned = set().union(*(clash[c] for c in chosen)) if chosen else set()
+        return weight + sum(scaled[i] for i in order[position:] if i not in banned)
+
+    def search(position: int, weight: int) -> None:
+        nonlocal best, best_weight
+        if weight > best_weight:
+            best, best_weight = list(chosen), weight
+        if position == len(order) or bound(position, weight) <= best_weight:
+            return
+        item = order[position]
+        if not any(item in clash[c] for c in chosen):
+            chosen.append(item)
+            search(position + 1, weight + scaled[item])
+            chosen.pop()
+        search(position + 1, weight)
+
+    search(0, 0)
     return tuple(sorted(best))
 
 

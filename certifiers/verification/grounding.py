@@ -11,6 +11,8 @@ residue, card and stability checks. It does not judge whether the NLI scores are
 from __future__ import annotations
 
 from fractions import Fraction
+from itertools import compress
+from operator import add, not_
 from typing import NamedTuple
 
 from certifiers.tokens import content_tokens
@@ -70,10 +72,36 @@ def _check_thresholds(thresholds: Thresholds, report: Report) -> None:
         )
 
 
+def _in_range(row: tuple[int, ...], scale: int) -> bool:
+    """Every score of the row in [0, scale] (C-speed passes; the common, valid case)."""
+    return min(row) >= 0 and max(row) <= scale
+
+
+def _row_betas_in_range(
+    entail: tuple[int, ...], contradict: tuple[int, ...], scale: int
+) -> tuple[Fraction, Fraction]:
+    """`_row_betas` for a row whose scores are all in [0, scale]: the same maxima, no failures.
+
+    Plain cells (e + c <= scale) contribute e/scale and c/scale: their maxima are taken over the
+    integers; only the rescaled cells (e + c > scale, usually none or few) need Fractions.
+    """
+    sums = list(map(add, entail, contradict))
+    plain = list(map(scale.__ge__, sums))
+    plain_e = max(compress(entail, plain), default=0)
+    plain_c = max(compress(contradict, plain), default=0)
+    repaired_e, repaired_c = Fraction(0), Fraction(0)
+    for e, c, total in compress(zip(entail, contradict, sums, strict=True), map(not_, plain)):
+        repaired_e = max(repaired_e, Fraction(e, total))
+        repaired_c = max(repaired_c, Fraction(c, total))
+    return max(Fraction(plain_e, scale), repaired_e), max(Fraction(plain_c, scale), repaired_c)
+
+
 def _row_betas(
     entail: tuple[int, ...], contradict: tuple[int, ...], scale: int, where: str, report: Report
 ) -> tuple[Fraction, Fraction]:
     """Simplex check of one row and max(0, max_j sigma) of the repaired sigma+ and sigma-."""
+    if entail and _in_range(entail, scale) and _in_range(contradict, scale):
+        return _row_betas_in_range(entail, contradict, scale)
     plain_e, plain_c = 0, 0  # cells with e + c <= scale: sigma = value / scale
     repaired_e, repaired_c = Fraction(0), Fraction(0)  # cells rescaled by the SPEC 4.1 repair
     for j, (e, c) in enumerate(zip(entail, contradict, strict=True)):

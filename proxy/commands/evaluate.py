@@ -5,8 +5,11 @@ opens the upstream clients inside the event loop exactly as the proxy does (`pro
 LLM-backed oracles (`kind = "llm"`) reach them through `proxy.pipeline_chat`'s clients, builds the
 oracles once (`oracles.factory.build_oracles`), runs `proxy.evaluation.harness.evaluate` on that
 loop, closes oracles and upstreams, and writes the report (Markdown or JSON on stdout, JSON to
-`--out`, Markdown to `--markdown`, a PNG to `--plot`). Exit status: 0 done, 2 bad input (missing
-dataset, malformed row, bad config). It is not part of the proxy's request path and starts no
+`--out`, Markdown to `--markdown`, a PNG to `--plot`). Exit status: 0 done; 2 bad input (missing
+dataset, malformed row, bad config, an output path that cannot be written, checked before the run);
+3 when more than `--max-failure-rate` (default 0.5) of the cases failed an oracle: the report is
+still written, but its rates measure mostly the fail-closed fallback, not the oracles. Any oracle
+failure is also warned about on stderr. It is not part of the proxy's request path and starts no
 server.
 """
 
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import os
 import sys
 import tomllib
 from collections.abc import Sequence
@@ -44,6 +48,8 @@ from proxy.upstream_base import Upstream
 from proxy.upstreams import close_upstreams, open_upstreams
 
 EXIT_BAD_INPUT = 2
+EXIT_ORACLE_FAILURES = 3
+DEFAULT_MAX_FAILURE_RATE = 0.5
 DEFAULT_CACHE_DIR = Path(".assurance/cache")
 
 
@@ -86,6 +92,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     grounding.add_argument("--markdown", type=Path, help="write the Markdown report here")
     grounding.add_argument("--plot", type=Path, help="write the frontier PNG here")
     grounding.add_argument("--quiet", action="store_true", help="no progress bar")
+    grounding.add_argument(
+        "--max-failure-rate",
+        type=float,
+        default=DEFAULT_MAX_FAILURE_RATE,
+        help="exit 3 when more than this fraction of cases failed an oracle (default 0.5)",
+    )
 
 
 def load_oracles_config(path: Path | None) -> OraclesConfig:
@@ -151,7 +163,7 @@ def _b1_config(config: OraclesConfig, want_b1: bool) -> tuple[OraclesConfig, str
 
 def _oracle_settings(config: OraclesConfig) -> dict[str, dict[str, object]]:
     """Per-role settings that change outputs (cache identity); timeouts and sizes are left out."""
-    ignored = {"timeout_s", "batch_size", "max_concurrency", "device", "upstream", "url"}
+    ignored = {"timeout_s", "batch_size", "max_concurrency", "device"}
 
     def keep(section: msgspec.Struct) -> dict[str, object]:
         values: dict[str, object] = msgspec.to_builtins(section)
@@ -217,6 +229,46 @@ async def _evaluate(args: argparse.Namespace, cases: list[EvalCase]) -> EvalRepo
         await close_upstreams(upstreams)
 
 
+def _output_paths(args: argparse.Namespace) -> list[tuple[str, Path]]:
+    flags = (("--out", args.out), ("--markdown", args.markdown), ("--plot", args.plot))
+    return [(flag, path) for flag, path in flags if path is not None]
+
+
+def _check_output_paths(args: argparse.Namespace) -> None:
+    """Fail before the run when an output file cannot be created (no traceback, exit 2)."""
+    for flag, path in _output_paths(args):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DatasetError(
+                f"Expected a writable output path, got {exc.strerror or exc} - at {flag} {path}"
+            ) from None
+        if path.is_dir() or not os.access(path.parent, os.W_OK):
+            what = "a directory" if path.is_dir() else "a read-only directory"
+            raise DatasetError(f"Expected a writable output file, got {what} - at {flag} {path}")
+
+
+def _warn_failures(args: argparse.Namespace, report: EvalReport) -> int:
+    """Warn on stderr about oracle failures; the exit status they call for (0 or 3)."""
+    failed, cases = report.oracle_failures, report.dataset.cases
+    if failed == 0:
+        return 0
+    print(
+        f"warning: {failed} of {cases} cases failed an oracle and were counted as block "
+        f"(fail closed); first: {report.failures[0] if report.failures else '-'}",
+        file=sys.stderr,
+    )
+    if failed > args.max_failure_rate * cases:
+        print(
+            f"error: expected at most {args.max_failure_rate:.0%} of cases to fail an oracle, got "
+            f"{failed}/{cases}; the rates measure the fail-closed fallback, not the oracles - "
+            "at --max-failure-rate",
+            file=sys.stderr,
+        )
+        return EXIT_ORACLE_FAILURES
+    return 0
+
+
 def _write_outputs(args: argparse.Namespace, report: EvalReport) -> None:
     markdown = render_markdown(report)
     if args.out is not None:
@@ -256,6 +308,12 @@ def run(args: argparse.Namespace) -> int:
             raise DatasetError(
                 f"Expected at least one case, got an empty dataset - at {args.dataset}"
             )
+        if not 0.0 <= args.max_failure_rate <= 1.0:
+            raise DatasetError(
+                f"Expected --max-failure-rate in [0, 1], got {args.max_failure_rate} "
+                "- at --max-failure-rate"
+            )
+        _check_output_paths(args)
         report = asyncio.run(_evaluate(args, cases))
     except (DatasetError, EvalConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -263,5 +321,9 @@ def run(args: argparse.Namespace) -> int:
     except OracleConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    _write_outputs(args, report)
-    return 0
+    try:
+        _write_outputs(args, report)
+    except OSError as exc:
+        print(f"error: expected writable output paths, got {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return _warn_failures(args, report)

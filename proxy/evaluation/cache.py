@@ -1,11 +1,14 @@
 """On-disk cache of oracle outputs for the evaluation harness, keyed by an input digest.
 
 The key of one call is `sha256` over the canonical JSON of {cache format version, oracle role,
-adapter, model, adapter settings that change outputs (e.g. NLI aggregation), the call's inputs}. A
+adapter, model, model_version (e.g. a TEI server's url and `model_sha`, an upstream name, a local
+model's file fingerprint), adapter settings that change outputs (e.g. NLI aggregation, `url`,
+`upstream`), the call's inputs}. The identity is read after the adapter's `prepare()` (TEI's
+`GET /info`), so two servers or upstreams serving different models never share entries. A
 hit returns the stored record (decoded with its msgspec type) without calling the oracle, so a
 threshold sweep or a second run re-uses every model output. Failed calls are never cached. The key
 also holds a digest of the adapter's source folder (`code_digest`), so an edited adapter misses; a
-changed dependency or model file under an unchanged model id does not (delete the directory then).
+changed dependency under an unchanged model id and version does not (delete the directory then).
 This module is used by `proxy.evaluation` only; the proxy's request path does not cache oracle
 outputs.
 """
@@ -26,7 +29,7 @@ import msgspec
 from oracles.protocols import Decomposer, Embedder, NLIJudge
 from oracles.types import Decomposition, EmbeddingBatch, NLIJudgments
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 _Record = TypeVar("_Record")
 
@@ -45,6 +48,28 @@ def code_digest(oracle: object) -> str:
     for source in sorted(Path(location).parent.glob("*.py")):
         digest.update(source.name.encode("utf-8") + b"\0" + source.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+class _Identified:
+    """The identity half of a cache key, settled lazily after the inner oracle's `prepare()`."""
+
+    def __init__(self, inner: object, settings: Mapping[str, object]) -> None:
+        self._inner = inner
+        self._settings = dict(settings)
+        self._code = code_digest(inner)
+
+    async def identity(self) -> dict[str, object]:
+        """adapter, model, model_version, settings and code digest of the inner oracle."""
+        prepare = getattr(self._inner, "prepare", None)
+        if prepare is not None:
+            await prepare()
+        return {
+            "adapter": getattr(self._inner, "adapter", ""),
+            "model": getattr(self._inner, "model", ""),
+            "model_version": getattr(self._inner, "model_version", ""),
+            "settings": self._settings,
+            "code": self._code,
+        }
 
 
 class CacheStats(msgspec.Struct, kw_only=True):
@@ -113,16 +138,12 @@ class CachedDecomposer:
     ) -> None:
         self.inner, self.cache = inner, cache
         self.adapter, self.model = inner.adapter, inner.model
-        self._identity = {
-            "adapter": inner.adapter,
-            "model": inner.model,
-            "settings": dict(settings),
-            "code": code_digest(inner),
-        }
+        self._identity = _Identified(inner, settings)
 
     async def decompose(self, answer: str, *, query: str | None) -> Decomposition:
         """Cached `inner.decompose`."""
-        key = OracleCache.key("decomposer", self._identity, {"answer": answer, "query": query})
+        identity = await self._identity.identity()
+        key = OracleCache.key("decomposer", identity, {"answer": answer, "query": query})
         cached = self.cache.load("decomposer", key, Decomposition)
         if cached is not None:
             return cached
@@ -137,18 +158,12 @@ class CachedNLIJudge:
     def __init__(self, inner: NLIJudge, cache: OracleCache, settings: Mapping[str, object]) -> None:
         self.inner, self.cache = inner, cache
         self.adapter, self.model = inner.adapter, inner.model
-        self._identity = {
-            "adapter": inner.adapter,
-            "model": inner.model,
-            "settings": dict(settings),
-            "code": code_digest(inner),
-        }
+        self._identity = _Identified(inner, settings)
 
     async def judge(self, claims: Sequence[str], evidence: Sequence[str]) -> NLIJudgments:
         """Cached `inner.judge`."""
-        key = OracleCache.key(
-            "nli", self._identity, {"claims": list(claims), "evidence": list(evidence)}
-        )
+        identity = await self._identity.identity()
+        key = OracleCache.key("nli", identity, {"claims": list(claims), "evidence": list(evidence)})
         cached = self.cache.load("nli", key, NLIJudgments)
         if cached is not None:
             return cached
@@ -163,16 +178,12 @@ class CachedEmbedder:
     def __init__(self, inner: Embedder, cache: OracleCache, settings: Mapping[str, object]) -> None:
         self.inner, self.cache = inner, cache
         self.adapter, self.model = inner.adapter, inner.model
-        self._identity = {
-            "adapter": inner.adapter,
-            "model": inner.model,
-            "settings": dict(settings),
-            "code": code_digest(inner),
-        }
+        self._identity = _Identified(inner, settings)
 
     async def embed(self, texts: Sequence[str]) -> EmbeddingBatch:
         """Cached `inner.embed`."""
-        key = OracleCache.key("embedder", self._identity, {"texts": list(texts)})
+        identity = await self._identity.identity()
+        key = OracleCache.key("embedder", identity, {"texts": list(texts)})
         cached = self.cache.load("embedder", key, EmbeddingBatch)
         if cached is not None:
             return cached

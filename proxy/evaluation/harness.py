@@ -88,6 +88,7 @@ def _oracle_infos(oracles: EvalOracles, settings: HarnessSettings) -> list[Oracl
             role=role,
             adapter=oracle.adapter,
             model=oracle.model,
+            model_version=str(getattr(oracle, "model_version", "")),
             heuristic=oracle.adapter in RULE_BASED_ADAPTERS,
             used_for="Treatment, B3",
         )
@@ -99,6 +100,7 @@ def _oracle_infos(oracles: EvalOracles, settings: HarnessSettings) -> list[Oracl
                 role="embedder",
                 adapter=oracles.embedder.adapter,
                 model=oracles.embedder.model,
+                model_version=str(getattr(oracles.embedder, "model_version", "")),
                 heuristic=oracles.embedder.adapter in RULE_BASED_ADAPTERS,
                 used_for="B1" + (f" ({settings.b1_note})" if settings.b1_note else ""),
             )

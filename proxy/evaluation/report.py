@@ -87,13 +87,18 @@ def operating_point(
 
 
 class OracleInfo(msgspec.Struct, frozen=True, kw_only=True):
-    """Which adapter and model produced a role's outputs (`heuristic`: not a model)."""
+    """Which adapter and model produced a role's outputs (`heuristic`: not a model).
+
+    `model_version` is the adapter's own provenance string: a TEI server's url and `model_sha`
+    (its `model` is the `model_id` from `GET /info`), an upstream name, a model file fingerprint.
+    """
 
     role: str
     adapter: str
     model: str
     heuristic: bool
     used_for: str
+    model_version: str = ""
 
 
 class DatasetInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -143,7 +148,8 @@ def _fmt(value: Rate) -> str:
 def _oracle_line(report: EvalReport) -> str:
     parts = []
     for info in report.oracles:
-        label = f"{info.role}={info.adapter}:{info.model or '-'} [{info.used_for}]"
+        version = f" ({info.model_version})" if info.model_version else ""
+        label = f"{info.role}={info.adapter}:{info.model or '-'}{version} [{info.used_for}]"
         parts.append(label + (" (HEURISTIC, not a model)" if info.heuristic else ""))
     return "; ".join(parts)
 

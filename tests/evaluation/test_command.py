@@ -126,3 +126,62 @@ def test_jsonl_without_path_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     """--dataset jsonl needs --path."""
     assert _run(["grounding", "--dataset", "jsonl"]) == 2
     assert "--path" in capsys.readouterr().err
+
+
+def test_mostly_failed_oracle_run_warns_and_exits_3(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A dead NLI server fails every case: stderr warns and the exit status is 3, not 0."""
+    config = tmp_path / "assurance.toml"
+    config.write_text('[oracles.nli]\nkind = "tei"\nurl = "http://127.0.0.1:9"\ntimeout_s = 5\n')
+    out = tmp_path / "r.json"
+    code = _run(
+        [
+            "grounding", "--dataset", "jsonl", "--path", str(FIXTURES / "cases.jsonl"),
+            "--config", str(config), "--no-b1", "--quiet", "--no-cache", "--out", str(out),
+        ]
+    )  # fmt: skip
+    assert code == evaluate.EXIT_ORACLE_FAILURES == 3
+    err = capsys.readouterr().err
+    assert "warning:" in err
+    assert "failed an oracle" in err
+    assert "--max-failure-rate" in err
+    report = json.loads(out.read_bytes())
+    assert report["oracle_failures"] == report["dataset"]["cases"]
+
+
+def test_failures_under_the_allowed_rate_warn_but_exit_0(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With --max-failure-rate 1 the same run only warns."""
+    config = tmp_path / "assurance.toml"
+    config.write_text('[oracles.nli]\nkind = "tei"\nurl = "http://127.0.0.1:9"\ntimeout_s = 5\n')
+    code = _run(
+        [
+            "grounding", "--dataset", "jsonl", "--path", str(FIXTURES / "cases.jsonl"),
+            "--config", str(config), "--no-b1", "--quiet", "--no-cache",
+            "--max-failure-rate", "1",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    assert "warning:" in capsys.readouterr().err
+
+
+def test_unwritable_out_path_exits_2_without_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An --out under a regular file is a clear error (exit 2) before any oracle runs."""
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code = _run(
+        [
+            "grounding", "--dataset", "jsonl", "--path", str(FIXTURES / "cases.jsonl"),
+            "--no-b1", "--quiet", "--no-cache", "--out", str(blocker / "r.json"),
+        ]
+    )  # fmt: skip
+    assert code == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("error: Expected a writable output")
+    assert "--out" in captured.err
+    assert "Traceback" not in captured.err
+    assert captured.out == ""

@@ -1,4 +1,4 @@
-"""A fake Text Embeddings Inference server (`POST /predict`, `POST /embed`) bound to 127.0.0.1:0.
+"""A fake Text Embeddings Inference server (`/predict`, `/embed`, `GET /info`) bound to 127.0.0.1:0.
 
 Deterministic answers: `/predict` scores each (premise, hypothesis) pair with `predict_fn` (default:
 ENTAILMENT when every hypothesis word occurs in the premise, CONTRADICTION when the hypothesis says
@@ -6,7 +6,9 @@ ENTAILMENT when every hypothesis word occurs in the premise, CONTRADICTION when 
 `/embed` returns hash-derived vectors of dimension `dim`. Every call is recorded (route and JSON
 body), an injectable delay is slept per call, and the peak number of calls in flight is tracked so
 tests can assert that a request's batches ran in one concurrent round. `status` forces an error
-status. It is not a model: use it for wire format, batching, concurrency and failure handling only.
+status. `GET /info` answers `{"model_id": model_id, "model_sha": model_sha, ...}` like TEI (404 when
+`model_id` is None). It is not a model: use it for wire format, batching, concurrency and failure
+handling only.
 """
 
 from __future__ import annotations
@@ -54,11 +56,15 @@ class FakeTEIServer:
         predict_fn: PredictFn = default_predict,
         dim: int = 8,
         status: int = 200,
+        model_id: str | None = "fake/nli-model",
+        model_sha: str | None = "0123abcd",
     ) -> None:
         self.delay_s = delay_s
         self.predict_fn = predict_fn
         self.dim = dim
         self.status = status
+        self.model_id = model_id
+        self.model_sha = model_sha
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.in_flight = 0
         self.peak_in_flight = 0
@@ -102,10 +108,25 @@ class FakeTEIServer:
     async def _embed(self, request: web.Request) -> web.Response:
         return await self._handle(request, "/embed")
 
+    async def _info(self, request: web.Request) -> web.Response:
+        self.calls.append(("/info", {}))
+        if self.model_id is None:
+            return web.json_response({"error": "not found"}, status=404)
+        return web.json_response(
+            {
+                "model_id": self.model_id,
+                "model_sha": self.model_sha,
+                "model_dtype": "float32",
+                "model_type": {"classifier": {"id2label": {}, "label2id": {}}},
+                "version": "fake",
+            }
+        )
+
     async def __aenter__(self) -> Self:
         app = web.Application()
         app.router.add_post("/predict", self._predict)
         app.router.add_post("/embed", self._embed)
+        app.router.add_get("/info", self._info)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)

@@ -110,3 +110,10 @@ async def test_tei_oracles_work_and_aclose_releases_sessions() -> None:
         await oracles.aclose()
     assert judged.entail == [[0.92]]
     assert embedded.dim == 8
+
+
+def test_lexical_nli_logs_a_heuristic_warning(caplog: pytest.LogCaptureFixture) -> None:
+    """Building the lexical judge warns that it is a heuristic, not a model."""
+    with caplog.at_level("WARNING", logger="oracles.factory"):
+        build_oracles(OraclesConfig(nli=NLIConfig(kind="lexical")), {})
+    assert any("HEURISTIC" in record.getMessage() for record in caplog.records)

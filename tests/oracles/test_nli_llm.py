@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
 
-from oracles.errors import OracleOutputError, OracleTimeoutError
+from oracles.errors import OracleOutputError, OracleTimeoutError, OracleUnavailableError
 from oracles.nli_llm import LLMJudge
 from oracles.types import Aggregation
 from tests.oracles.fake_chat import FakeChat, Messages, Script, data_sections
@@ -132,3 +133,41 @@ async def test_injection_obeyed_in_valid_json_is_not_detectable() -> None:
     judge, _ = _judge(obedient_json_judge)
     result = await judge.judge(["Aspirin cures cancer."], ["Aspirin is a drug. " + INJECTION])
     assert result.entail == [[1.0]]
+
+
+async def test_fifty_claims_are_one_round_with_the_default_cap() -> None:
+    """50 claims (concat) are 50 calls all in flight at once: no waves of 16."""
+    judge, chat = _judge('{"label": "neutral"}', delay_s=0.05)
+    result = await judge.judge([f"claim {i}" for i in range(50)], ["evidence"])
+    assert len(chat.calls) == 50
+    assert chat.peak_in_flight == 50
+    assert len(result.entail) == 50
+
+
+class _OneFails:
+    """Chat client: the call for claim `boom` fails at once, the others wait and count cancels."""
+
+    def __init__(self) -> None:
+        self.cancelled = 0
+        self.finished = 0
+
+    async def complete(self, *, model: str, messages: Messages) -> str:
+        if data_sections(messages).get("claim") == "boom":
+            raise RuntimeError("upstream exploded")
+        try:
+            await asyncio.sleep(5.0)
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+        self.finished += 1
+        return '{"label": "neutral"}'
+
+
+async def test_a_failed_call_cancels_its_sibling_calls() -> None:
+    """When one pair's call fails, the other in-flight calls are cancelled before the error."""
+    client = _OneFails()
+    judge = LLMJudge(client, model="judge", upstream="main", aggregation="concat", timeout_s=10.0)
+    claims = ["boom", *(f"claim {i}" for i in range(9))]
+    with pytest.raises(OracleUnavailableError, match="upstream exploded"):
+        await judge.judge(claims, ["evidence"])
+    assert (client.cancelled, client.finished) == (9, 0)

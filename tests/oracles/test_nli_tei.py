@@ -183,3 +183,32 @@ def test_label_map_targets_must_be_canonical() -> None:
             aggregation="concat",
             timeout_s=1.0,
         )
+
+
+async def test_model_id_comes_from_the_servers_info_endpoint() -> None:
+    """`GET /info`'s model_id is the judge's model and is recorded in the transcript digest."""
+    async with (
+        FakeTEIServer(model_id="org/nli-a", model_sha="aaa") as first,
+        FakeTEIServer(model_id="org/nli-b", model_sha="bbb") as second,
+    ):
+        judge_a, judge_b = _judge(first), _judge(second)
+        result_a = await judge_a.judge(["x"], ["x"])
+        result_b = await judge_b.judge(["x"], ["x"])
+        await judge_a.aclose()
+        await judge_b.aclose()
+    assert (result_a.model, result_b.model) == ("org/nli-a", "org/nli-b")
+    assert f"url={first.url};model_sha=aaa" in judge_a.model_version
+    assert "configured=nli-deberta" in judge_a.model_version
+    assert result_a.entail == result_b.entail
+    assert result_a.digest != result_b.digest
+    assert len(first.calls_to("/info")) == 1
+
+
+async def test_server_without_info_keeps_the_configured_name() -> None:
+    """A TEI-compatible server answering 404 on /info is still usable, marked `info=absent`."""
+    async with FakeTEIServer(model_id=None) as server:
+        judge = _judge(server)
+        result = await judge.judge(["x"], ["x"])
+        await judge.aclose()
+    assert result.model == "nli-deberta"
+    assert "info=absent" in judge.model_version

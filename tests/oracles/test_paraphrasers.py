@@ -8,6 +8,7 @@ import pytest
 
 from oracles.errors import OracleOutputError
 from oracles.paraphrasers import LLMParaphraser, RulesParaphraser, with_declared
+from oracles.text import word_tokens
 from tests.oracles.fake_chat import FakeChat, data_sections
 
 QUERY = "Is a dose of 325 mg of aspirin safe for Anna in Boston?"
@@ -76,3 +77,42 @@ async def test_one_declared_family_takes_precedence_over_the_generated_one() -> 
     assert result.invariant == generated.invariant
     assert result.adapter == "client+rules"
     assert result.digest != generated.digest
+
+
+async def test_rules_number_change_changes_the_value() -> None:
+    """`0.0` becomes `1`, never `0`: the significant family must change the number's value."""
+    result = await RulesParaphraser().paraphrase("0.0 percent of people agree.")
+    assert "1 percent of people agree." in result.significant
+    assert not any(v.startswith(("0 ", "0.0 ")) for v in result.significant)
+
+
+async def test_rules_significant_variants_differ_from_input_and_invariant_family() -> None:
+    """No G_sig variant equals the input or a G_inv variant up to case, punctuation and spacing."""
+    for text in [QUERY, "0.0 percent of people agree.", "ASPIRIN IS SAFE", "Aspirin is not safe."]:
+        result = await RulesParaphraser().paraphrase(text)
+        same = {tuple(word_tokens(v)) for v in (text, *result.invariant)}
+        assert result.significant
+        assert all(tuple(word_tokens(v)) not in same for v in result.significant)
+
+
+async def test_rules_all_caps_text_gets_no_duplicated_words() -> None:
+    """All-caps words are not entities in all-caps text: no `ASPIRIN SAFE SAFE`."""
+    result = await RulesParaphraser().paraphrase("ASPIRIN IS SAFE")
+    assert "ASPIRIN SAFE SAFE" not in result.significant
+    assert "ASPIRIN IS IS" not in result.significant
+    assert result.significant == ("It is not the case that ASPIRIN IS SAFE",)
+
+
+async def test_rules_capitalised_names_are_not_negated_as_auxiliaries() -> None:
+    """`May 2020` and `Will Smith` are not auxiliaries; the real verb is negated."""
+    may = await RulesParaphraser().paraphrase("May 2020 was hot.")
+    assert may.significant[0] == "May 2020 was not hot."
+    will = await RulesParaphraser().paraphrase("Will Smith acted well.")
+    assert not any("Will not" in v for v in will.significant)
+
+
+@pytest.mark.parametrize("text", ["", "   \n"])
+async def test_rules_blank_text_has_empty_families(text: str) -> None:
+    """Blank input yields no variants at all (no `It is not the case that `)."""
+    result = await RulesParaphraser().paraphrase(text)
+    assert (result.invariant, result.significant) == ((), ())

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import certifiers.tokens
-from oracles.text import content_tokens, is_negated, numbers, segments
+from oracles.text import content_tokens, is_negated, lexical_tokens, numbers, segments
 
 PIECES = [*"aZ19.,;:!?\n \t\"')-*", "Dr", "e.g", "but", "\u2022", "\u00e9", "22.5", "\ufb01"]
 
@@ -61,3 +61,58 @@ def test_segments_cover_every_content_token(text: str) -> None:
     for start, end in segments(text):
         covered |= content_tokens(text[start:end])
     assert content_tokens(text) <= covered
+
+
+def test_unit_abbreviation_before_a_capitalised_word_ends_the_sentence() -> None:
+    """`325 mg. Aspirin ...` is two sentences; `mg. daily` and `No. 5` are not cut."""
+    clinical = "The usual adult dose is 325 mg. Aspirin is not recommended for children."
+    assert _pieces(clinical) == [
+        "The usual adult dose is 325 mg.",
+        "Aspirin is not recommended for children.",
+    ]
+    assert _pieces("The dose is 22.5 mg. It is taken twice daily.") == [
+        "The dose is 22.5 mg.",
+        "It is taken twice daily.",
+    ]
+    assert _pieces("No. It is not.") == ["No.", "It is not."]
+    assert _pieces("See No. 5 and take 5 mg. daily. Dr. Smith agrees.") == [
+        "See No. 5 and take 5 mg. daily.",
+        "Dr. Smith agrees.",
+    ]
+
+
+def test_cjk_and_fullwidth_sentence_marks_split_without_whitespace() -> None:
+    """The ideographic full stop and fullwidth marks end a sentence with no space after them."""
+    text = (
+        "\u963f\u53f8\u5339\u6797\u662f\u836f\u3002"
+        "\u5b83\u53ef\u4ee5\u6b62\u75db\uff01\u5bf9\u5417\uff1f"
+    )
+    assert _pieces(text) == [
+        "\u963f\u53f8\u5339\u6797\u662f\u836f\u3002",
+        "\u5b83\u53ef\u4ee5\u6b62\u75db\uff01",
+        "\u5bf9\u5417\uff1f",
+    ]
+
+
+def test_closing_guillemet_stays_with_its_sentence() -> None:
+    """A spaced closing guillemet (French style) belongs to the sentence it closes."""
+    assert _pieces("\u00ab Non. \u00bb Oui.") == ["\u00ab Non. \u00bb", "Oui."]
+
+
+def test_a_megabyte_of_abbreviations_splits_in_linear_work() -> None:
+    """1 MB of `Dr. ` is one sentence; the former quadratic splitter needed ~25 s for 160 KB."""
+    # quadratic cost would be ~(1000/160)^2 * 25 s, i.e. about 16 minutes, for this input
+    text = "Dr. " * 250_000
+    assert segments(text) == [(0, len(text) - 1)]
+    numbered = "The value was 3. and then " * 40_000
+    assert segments(numbered) == [(0, len(numbered) - 1)]
+
+
+def test_numbers_keep_sign_fold_scripts_and_join_thousands() -> None:
+    """`-5` differs from `5`, Arabic-Indic digits read as ASCII, `1,000` is `1000`."""
+    assert numbers("boils at -100 degrees") == {"-100"}
+    assert numbers("a range of 3-5 mg") == {"3", "5"}
+    assert numbers("\u0662\u0662 mg") == {"22"}
+    assert numbers("\u22125 and -0.0") == {"-5", "0"}
+    assert lexical_tokens("received 1,000 mg") == {"received", "1000", "mg"}
+    assert content_tokens("received 1,000 mg") == {"received", "1", "0", "mg"}
