@@ -25,7 +25,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from openai import AsyncOpenAI
+from openai import APIError, AsyncOpenAI
 
 from proxy.app import create_app
 from proxy.config import Config, config_from_mapping
@@ -141,12 +141,16 @@ async def _calls(root: str, *, short: bool, bundle_out: str | None, out: Printer
     async with AsyncOpenAI(base_url=f"{root}/v1", api_key="demo-no-key", max_retries=0) as client:
         results = {}
         for mode in ("enforce", "shadow"):
-            completion = await client.chat.completions.create(
-                model="demo-model",
-                messages=[{"role": "user", "content": QUESTION}],
-                extra_headers={"X-Assurance-Mode": mode, "X-Assurance-Policy": "clinical"},
-                extra_body=body,
-            )
+            try:
+                completion = await client.chat.completions.create(
+                    model="demo-model",
+                    messages=[{"role": "user", "content": QUESTION}],
+                    extra_headers={"X-Assurance-Mode": mode, "X-Assurance-Policy": "clinical"},
+                    extra_body=body,
+                )
+            except APIError as exc:
+                out(f"error: the {mode} call failed: {exc.message}")
+                return 1
             assurance = (completion.model_extra or {}).get("assurance")
             if not isinstance(assurance, dict):
                 out(f"error: the {mode} answer carries no assurance card")

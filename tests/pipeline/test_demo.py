@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from proxy.commands import demo
 from proxy.commands.demo import run_demo
 
 
@@ -24,3 +25,16 @@ async def test_demo_prints_enforce_and_shadow_verdicts(monkeypatch: pytest.Monke
     assert "15 mL/min" in received[1]
     assert any(line.startswith("dropped: c3:") for line in lines)
     assert "POST /v1/assurance/verify -> valid=True errors=[]" in text
+
+
+async def test_demo_reports_a_failed_call_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A call the proxy refuses is reported on one line and the demo exits 1."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    monkeypatch.setattr(demo, "evidence", lambda now: [{"id": "fda-label"}])
+    lines: list[str] = []
+    assert await demo.run_demo(short=True, bundle_out=None, out=lines.append) == 1
+    assert lines[-1].startswith("error: the enforce call failed:")
+    assert "assurance.evidence[0]" in lines[-1]
