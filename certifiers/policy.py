@@ -75,9 +75,41 @@ def apply_overrides(
     if name is not None:
         merged["name"] = name
     try:
-        return msgspec.convert(merged, Policy, dec_hook=dec_hook)
+        policy = msgspec.convert(merged, Policy, dec_hook=dec_hook)
     except msgspec.ValidationError as exc:
         raise PolicyError(f"Invalid policy {merged.get('name')!r}: {exc}") from exc
+    validate_policy(policy)
+    return policy
+
+
+def validate_policy(policy: Policy) -> None:
+    """Ranges a verifier checks (SPEC 5.7): masses and thresholds in range, limits >= 0."""
+    unit = (Fraction(0), Fraction(1))
+    checks: list[tuple[str, Fraction | int | str | None, str, bool]] = []
+    for name in ("min_supported_mass", "max_contradicted_mass", "max_contested_mass"):
+        value = getattr(policy, name)
+        checks.append((name, value, "a rational in [0, 1]", unit[0] <= value <= unit[1]))
+    gap = policy.max_calibration_gap
+    checks.append(("max_calibration_gap", gap, "a rational >= 0", gap is None or gap >= 0))
+    budget = policy.min_perturbation_budget
+    checks.append(
+        ("min_perturbation_budget", budget, "a rational >= 0", budget is None or budget >= 0)
+    )
+    gaps = policy.max_unverified_gaps
+    checks.append(("max_unverified_gaps", gaps, "an integer >= 0", gaps >= 0))
+    for name in THRESHOLD_KEYS:  # named flat, as they may be overridden (`theta_g = ...`)
+        value = getattr(policy.thresholds, name)
+        if name in ("theta_g", "theta_c"):
+            checks.append((name, value, "a rational in (0, 1]", 0 < value <= 1))
+        else:
+            checks.append((name, value, "a rational in [0, 1]", 0 <= value <= 1))
+    age = policy.max_age_seconds
+    checks.append(("max_age_seconds", age, "an integer >= 0 or '∞'", age == "∞" or age >= 0))
+    for field, value, expected, holds in checks:
+        if not holds:
+            raise PolicyError(
+                f"Expected {expected}, got {value} (policy {policy.name!r}) - at `$.{field}`"
+            )
 
 
 def resolve_policies(raw: Mapping[str, Mapping[str, Any]]) -> dict[str, Policy]:

@@ -89,6 +89,9 @@ class EmbeddingIn(Frozen, frozen=True, kw_only=True):
     top_k: int | None = None
     norm_tolerance: Fraction = Fraction(1, 100_000)
     text: str | None = None
+    #: "auto": vectors inlined when small (INLINE_COORDINATES); "always": always inlined, so every
+    #: measurement is re-derivable by a verifier (larger bundles)
+    inline: Literal["auto", "always"] = "auto"
 
 
 class ActionsIn(Frozen, frozen=True, kw_only=True):
@@ -108,6 +111,8 @@ class Scenario(Frozen, frozen=True, kw_only=True):
     nli: NLIIn | None = None
     thresholds: ThresholdsIn | None = None
     claim_dependencies: dict[str, tuple[int, ...]] = msgspec.field(default_factory=dict)
+    #: claim index -> prerequisite names that match no claim (never Supported: `requires:absent`)
+    unmet_dependencies: dict[str, tuple[str, ...]] = msgspec.field(default_factory=dict)
     conflicts: tuple[tuple[int, int], ...] = ()
     budget: BudgetIn | None = None
     embedding: EmbeddingIn | None = None
@@ -346,17 +351,30 @@ def _validate(s: Scenario) -> None:
                 )
     for key, required in s.claim_dependencies.items():
         path = f"$.claim_dependencies.{key}"
-        if not key.isdigit():
-            raise _fail(path, "a claim index as the key", repr(key))
-        _check_index(int(key), n, path)
+        _check_key(key, n, path)
         for k, index in enumerate(required):
             _check_index(index, n, f"{path}[{k}]")
+    for key, names in s.unmet_dependencies.items():
+        path = f"$.unmet_dependencies.{key}"
+        _check_key(key, n, path)
+        if not names:
+            raise _fail(path, "at least one prerequisite name", "[]")
     for k, (a, b) in enumerate(s.conflicts):
         _check_index(a, n, f"$.conflicts[{k}][0]")
         _check_index(b, n, f"$.conflicts[{k}][1]")
         if a == b:
             raise _fail(f"$.conflicts[{k}]", "two different claims", [a, b])
     _validate_budget(s.budget, n)
+    if s.epsilon0 is not None and s.epsilon0 < 0:
+        raise _fail("$.epsilon0", "a rational >= 0", s.epsilon0)
+    if s.actions is not None:
+        seen: set[str] = set()
+        for k, call in enumerate(s.actions.calls):
+            if call.id in seen:
+                raise _fail(
+                    f"$.actions.calls[{k}].id", "a call id unique in the call list", call.id
+                )
+            seen.add(call.id)
     for k, layer in enumerate(s.layers or ()):
         if layer.gain < 0 or (layer.margin is not None and layer.margin < 0):
             raise _fail(f"$.layers[{k}]", "gain >= 0 and margin >= 0", layer)
@@ -365,6 +383,16 @@ def _validate(s: Scenario) -> None:
     for name, value in (("max_claims", s.max_claims), ("card_ttl_s", s.card_ttl_s)):
         if value is not None and value < 0:
             raise _fail(f"$.{name}", "a non-negative integer", value)
+
+
+_INDEX_KEY = re.compile(r"0|[1-9][0-9]*")
+
+
+def _check_key(key: str, n: int, path: str) -> None:
+    """A claim index written as an object key: ASCII decimal, no sign or leading zero."""
+    if not _INDEX_KEY.fullmatch(key):
+        raise _fail(path, "a claim index (ASCII decimal) as the key", repr(key))
+    _check_index(int(key), n, path)
 
 
 def _validate_budget(budget: BudgetIn | None, n: int) -> None:
@@ -404,15 +432,20 @@ def decode_scenario(data: bytes) -> Scenario:
     (and on JSON non-integer numbers in `Number` fields); the general path below then decodes
     (and reports) exactly as before. Every path gives the same Scenario for the same bytes.
     """
-    grid = _decode_grid(data)
-    if grid is not None:
-        return grid
-    typed = msgspec.json.Decoder(Scenario, dec_hook=dec_hook, float_hook=str)
     try:
-        fast = typed.decode(data)
-    except Exception:  # any failure: the general path below decides and reports
-        return normalize_scenario(_decode_general(data))
-    return normalize_scenario(fast)
+        grid = _decode_grid(data)
+        if grid is not None:
+            return grid
+        typed = msgspec.json.Decoder(Scenario, dec_hook=dec_hook, float_hook=str)
+        try:
+            fast = typed.decode(data)
+        except Exception:  # any failure: the general path below decides and reports
+            return normalize_scenario(_decode_general(data))
+        return normalize_scenario(fast)
+    except RecursionError as exc:
+        raise ScenarioError(
+            "Expected a JSON scenario of bounded depth, got one nested too deeply"
+        ) from exc
 
 
 def _decode_grid(data: bytes) -> Scenario | None:
@@ -443,5 +476,33 @@ def _decode_general(data: bytes) -> Scenario:
     try:
         scenario = msgspec.convert(raw, Scenario, dec_hook=dec_hook)
     except msgspec.ValidationError as exc:
-        raise ScenarioError(str(exc)) from exc
+        raise ScenarioError(_clearer(str(exc), raw)) from exc
     return scenario
+
+
+_INT_GOT_TEXT = re.compile(r"Expected `int`, got `str` - at `(\$[^`]*)`")
+_PATH_STEP = re.compile(r"\.([^.\[]+)|\[([0-9]+)\]")
+
+
+def _clearer(message: str, raw: object) -> str:
+    """Rewrite msgspec's "Expected `int`, got `str`" for a JSON decimal kept as text.
+
+    The message then reads "Expected an integer, got 1.5" with the same path.
+    """
+    match = _INT_GOT_TEXT.fullmatch(message)
+    if match is None:
+        return message
+    node = raw
+    for key, index in _PATH_STEP.findall(match.group(1)[1:]):
+        if key and isinstance(node, dict) and key in node:
+            node = node[key]
+        elif index and isinstance(node, list) and int(index) < len(node):
+            node = node[int(index)]
+        else:
+            return message
+    if isinstance(node, str) and _NUMBER_TEXT.fullmatch(node):
+        return f"Expected an integer, got {node} - at `{match.group(1)}`"
+    return message
+
+
+_NUMBER_TEXT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")

@@ -156,10 +156,15 @@ class GroundingCertificate(Frozen, frozen=True, kw_only=True):
 
 
 class Dependency(Frozen, frozen=True, kw_only=True):
-    """C_pre: claim `claim` may be kept only if every claim in `requires` is Supported."""
+    """C_pre: claim `claim` may be kept only if every claim in `requires` is Supported.
+
+    `absent` names prerequisites that match no decomposed claim (the pipeline's unmatched client
+    names): such a prerequisite is never Supported, so the claim is excluded (`requires:absent`).
+    """
 
     claim: int
     requires: tuple[int, ...]
+    absent: tuple[str, ...] = ()
 
 
 class Budget(Frozen, frozen=True, kw_only=True):
@@ -240,6 +245,10 @@ class EmbeddingCertificate(Frozen, frozen=True, kw_only=True):
     evidence: tuple[EvidenceMeasure, ...] = ()
     vectors_digest: str
     vectors: QuantizedVectors | None = None
+    #: "derived": vectors inlined, every measurement re-derivable; "recorded": vectors left out,
+    #: the integer measurements are the embedder's output (ParaphraseOracle scope) bound by
+    #: `vectors_digest` but not re-derivable by a verifier
+    measurements: Literal["derived", "recorded"]
     # derived
     r2_inv: Fraction | None
     r2_sig: Fraction | None
@@ -410,7 +419,7 @@ class Layer(Frozen, frozen=True, kw_only=True):
 
     name: str
     gain: Fraction
-    margin: Fraction | None
+    margin: Fraction | None = None
     error: Fraction = Fraction(0)
     amplification: Fraction = Fraction(0)
 

@@ -1,8 +1,10 @@
 """The independent bundle verifier (SPEC 6): re-derives every obligation of SPEC 5.1-5.6.
 
-`check_bundle(data)` returns a `CheckResult(ok, failures)` naming each failed obligation
-(`grounding.masses.supported: expected 3/5, got 2/3`); `verify_bundle(data)` is the thin wrapper
-that raises `BundleRejectedError` (python-tuf style: a check returns a verdict, a wrapper raises).
+`check_bundle(data)` returns a `CheckResult(ok, failures, notes)` naming each failed obligation
+(`grounding.masses.supported: expected 3/5, got 2/3`) and each datum taken as recorded rather than
+re-derived (notes: non-inlined embedding measurements, an absent or unpinned signature);
+`verify_bundle(data)` is the thin wrapper that raises `BundleRejectedError` (python-tuf style: a
+check returns a verdict, a wrapper raises).
 Steps, in order: decode against the schema and require canonical form; the certificate digest;
 the Ed25519 signature when present (pure-Python `certifiers.ed25519`), optionally pinned to
 trusted keys; declared assumptions within the allowed tiers; presence rules and context/policy
@@ -31,10 +33,15 @@ __all__ = ["BundleRejectedError", "CheckResult", "check_bundle", "verify_bundle"
 
 
 class CheckResult(msgspec.Struct, frozen=True, kw_only=True):
-    """The verdict of `check_bundle`: ok iff there are no failures."""
+    """The verdict of `check_bundle`: ok iff there are no failures.
+
+    `notes` name every datum taken as recorded rather than re-derived (non-inlined embedding
+    measurements, an absent or unpinned signature): what "valid" does not cover.
+    """
 
     ok: bool
     failures: tuple[str, ...]
+    notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.ok == bool(self.failures):
@@ -71,7 +78,14 @@ def _check_signature(
     if signature is None:
         if trusted_keys is not None:
             report.fail("signature.required", "expected a signature by a trusted key, got none")
+        else:
+            report.note("signature: absent (the card is not authenticated)")
         return
+    if trusted_keys is None:
+        report.note(
+            f"signature: present, key not pinned ({signature.public_key}); it proves integrity "
+            "under that key only, not who signed"
+        )
     key = _hex(signature.public_key, PUBLIC_KEY_BYTES)
     sig = _hex(signature.signature, SIGNATURE_BYTES)
     if key is None or sig is None:
@@ -130,7 +144,7 @@ def check_bundle(data: bytes, *, trusted_keys: Collection[bytes] | None = None) 
             check_certificates(bundle, report)
     except Exception as exc:  # fail closed: a verifier defect must reject, never crash the caller
         report.fail("verifier.internal", f"unexpected {type(exc).__name__}: {exc}")
-    return CheckResult(ok=report.ok, failures=report.failures)
+    return CheckResult(ok=report.ok, failures=report.failures, notes=report.notes)
 
 
 def verify_bundle(data: bytes, *, trusted_keys: Collection[bytes] | None = None) -> None:

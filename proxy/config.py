@@ -123,6 +123,9 @@ class AssuranceConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     # JSON file {"schemas": [...], "unknown_tools": "allow"|"block"}: default action-gate tool
     # schemas (SPEC 5.4) for requests whose `assurance.actions` brings none
     actions_file: str | None = None
+    # "auto": embedding vectors inlined in the bundle only when small (4096 coordinates), else the
+    # measurements are recorded data bound by a digest; "always": always inlined (re-derivable)
+    inline_embeddings: Literal["auto", "always"] = "auto"
 
     def __post_init__(self) -> None:
         for name in ("max_claims", "max_evidence_chunks", "max_evidence_bytes", "max_answer_bytes"):

@@ -39,7 +39,12 @@ from certifiers.types import Bundle, Policy
 from certifiers.verdict import verdict_name
 from proxy.card_headers import CardSummary
 from proxy.errors import InvalidRequestError
-from proxy.pipeline_scenario import ActionInputs, ScenarioInputs, build_scenario
+from proxy.pipeline_scenario import (
+    ActionInputs,
+    ScenarioInputs,
+    build_scenario,
+    decoded_embedding,
+)
 from proxy.sessions import SessionCounters, starting_counters
 from proxy.signing import SigningKey
 from proxy.store import BundleStore, StoreError
@@ -130,9 +135,10 @@ class Certifier:
 
     def _certify_sync(self, inputs: ScenarioInputs) -> Bundle:
         scenario = decode_scenario(build_scenario(inputs))
-        if inputs.stability is not None and inputs.stability.decoded is not None:
+        decoded = decoded_embedding(inputs)
+        if decoded is not None:
             # the embedding section was decoded ahead of time (`proxy.pipeline_oracles`)
-            scenario = msgspec.structs.replace(scenario, embedding=inputs.stability.decoded)
+            scenario = msgspec.structs.replace(scenario, embedding=decoded)
         bundle = certify(scenario, extra_policies=self.extra_policies)
         if self.signing_key is not None:
             signature = self.signing_key.sign(card_signing_payload(bundle))

@@ -2,9 +2,11 @@
 
 `GET /v1/assurance/cards/{replay_handle}` returns the stored bundle bytes exactly as certified (404
 in OpenAI's error shape when the handle is unknown). `POST /v1/assurance/verify` runs
-`certifiers.verify.check_bundle` on the posted bytes and answers `{"valid": bool, "errors": [...]}`
-(200 either way: an invalid bundle is an answer, not an error). The check runs in a worker thread so
-a large bundle does not stall the event loop. This module does not certify or store anything.
+`certifiers.verify.check_bundle` on the posted bytes and answers
+`{"valid": bool, "errors": [...], "notes": [...]}` (notes: data taken as recorded rather than
+re-derived; 200 either way: an invalid bundle is an answer, not an error). The check runs in a
+worker thread so a large bundle does not stall the event loop. This module does not certify or
+store anything.
 """
 
 from __future__ import annotations
@@ -47,4 +49,6 @@ async def handle_verify(request: web.Request) -> web.StreamResponse:
     """`POST /v1/assurance/verify`: re-check the posted bundle offline."""
     body = await read_body(request, request.app[STATE].config.server.max_body_bytes)
     result = await asyncio.to_thread(check_bundle, body)
-    return json_response({"valid": result.ok, "errors": list(result.failures)})
+    return json_response(
+        {"valid": result.ok, "errors": list(result.failures), "notes": list(result.notes)}
+    )

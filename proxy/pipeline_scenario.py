@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -88,6 +88,15 @@ class ScenarioInputs:
     disabled_layers: Sequence[str] = field(default_factory=tuple)
     model_version: str | None = None
     prompt_template: str | None = None
+    #: `[assurance] inline_embeddings`: the scenario's `embedding.inline` ("auto" | "always")
+    inline_embeddings: Literal["auto", "always"] = "auto"
+
+
+def decoded_embedding(inputs: ScenarioInputs) -> EmbeddingIn | None:
+    """The embedding section decoded ahead of time, with this call's `inline` option applied."""
+    if inputs.stability is None or inputs.stability.decoded is None:
+        return None
+    return msgspec.structs.replace(inputs.stability.decoded, inline=inputs.inline_embeddings)
 
 
 def build_scenario(inputs: ScenarioInputs) -> bytes:
@@ -114,16 +123,19 @@ def build_scenario(inputs: ScenarioInputs) -> bytes:
         scenario["embedding"] = embedding_section(
             inputs.stability, inputs.query, len(inputs.evidence)
         )
+        scenario["embedding"]["inline"] = inputs.inline_embeddings
     if inputs.actions is not None:
         scenario["actions"] = _actions(inputs.actions)
     if inputs.policy_overrides:
         scenario["policy_overrides"] = dict(inputs.policy_overrides)
     if inputs.claim_dependencies and claims:
-        dependencies = map_claim_dependencies(
+        dependencies, unmet = map_claim_dependencies(
             inputs.claim_dependencies, [claim.text for claim in claims]
         )
         if dependencies:
             scenario["claim_dependencies"] = dependencies
+        if unmet:
+            scenario["unmet_dependencies"] = unmet
     provenance = {
         key: value
         for key, value in (
@@ -251,27 +263,35 @@ def _normalized(text: str) -> str:
 
 def map_claim_dependencies(
     dependencies: Mapping[str, Sequence[str | int]], claim_texts: Sequence[str]
-) -> dict[str, list[int]]:
+) -> tuple[dict[str, list[int]], dict[str, list[str]]]:
     """Client dependencies (claim text or 0-based index -> prerequisites) as scenario indices.
 
     A claim is named by its index or by its text (compared case- and whitespace-insensitively,
-    ignoring final punctuation). Names that match no decomposed claim are dropped: the client wrote
-    them against an answer it had not seen, and a dependency on nothing cannot be checked.
+    ignoring final punctuation). Returns (claim_dependencies, unmet_dependencies): a prerequisite
+    that matches no decomposed claim is kept by name in the second map, where the certifier treats
+    it as never Supported (the dependent claim is excluded, `requires:absent`), so an unmatched
+    prerequisite is enforced, not silently dropped. A dependent that matches no claim has nothing
+    to exclude and is dropped; a claim listed as its own prerequisite adds nothing.
     """
     index_of = {_normalized(text): i for i, text in reversed(list(enumerate(claim_texts)))}
 
     def resolve(name: str | int) -> int | None:
-        if isinstance(name, int) or name.isdigit():
+        if isinstance(name, int) or (name.isascii() and name.isdigit()):
             index = int(name)
             return index if 0 <= index < len(claim_texts) else None
         return index_of.get(_normalized(name))
 
     mapped: dict[str, list[int]] = {}
+    unmet: dict[str, list[str]] = {}
     for dependent, prerequisites in dependencies.items():
         target = resolve(dependent)
         if target is None:
             continue
-        resolved = sorted({i for p in prerequisites if (i := resolve(p)) is not None} - {target})
+        found = [(p, resolve(p)) for p in prerequisites]
+        resolved = sorted({i for _, i in found if i is not None} - {target})
+        missing = sorted({str(p) for p, i in found if i is None})
         if resolved:
-            mapped[str(target)] = resolved
-    return mapped
+            mapped[str(target)] = sorted({*mapped.get(str(target), []), *resolved})
+        if missing:
+            unmet[str(target)] = sorted({*unmet.get(str(target), []), *missing})
+    return mapped, unmet

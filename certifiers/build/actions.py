@@ -1,7 +1,8 @@
 """Hoare-style action gate builder (SPEC 5.4, paper §8.1 Action/TrajectoryCertificate).
 
 Checks each proposed tool call, in order, against its schema's preconditions from the fixed
-decidable vocabulary; the first failing predicate blocks the call and yields an audit record
+decidable vocabulary (arguments repeating a JSON object key are blocked first, predicate
+`duplicate_argument_keys`); the first failing predicate blocks the call and yields an audit record
 (failed predicate, offending value, expected condition, proposal text). Blocked calls apply no
 effects; allowed calls add their counter effects, so step i+1 sees step i's post-state. It never
 executes a tool.
@@ -9,6 +10,7 @@ executes a tool.
 
 from __future__ import annotations
 
+import json
 import posixpath
 from collections.abc import Mapping
 from fractions import Fraction
@@ -58,6 +60,70 @@ def within(path: str, root: str) -> tuple[bool, str]:
     return inside, resolved
 
 
+_URL_SCHEMES = ("http", "https")
+
+
+def canonical_host(host: str) -> str | None:
+    """Lower-case IDNA (punycode) form of a host, one trailing dot stripped; None if invalid."""
+    name = host[:-1] if host.endswith(".") else host
+    if not name:
+        return None
+    try:
+        return name.encode("idna").decode("ascii").casefold()
+    except UnicodeError:
+        return None
+
+
+def url_host(url: str) -> tuple[str | None, str]:
+    """(canonical host, "") of an http(s) URL, or (None, why the URL is refused).
+
+    Refused: a backslash, control or whitespace character (parser differentials with WHATWG
+    URL parsers), a scheme other than http/https, userinfo (`@` in the authority), no host.
+    """
+    if any(ch == "\\" or ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
+        return None, f"URL with a backslash, control or whitespace character: {_json(url)}"
+    try:
+        parts = urlsplit(url)
+        raw_host = parts.hostname
+    except ValueError:
+        return None, f"unparseable URL: {_json(url)}"
+    if parts.scheme.lower() not in _URL_SCHEMES:
+        return None, f"scheme {_json(parts.scheme)} (not http/https)"
+    if "@" in parts.netloc:
+        return None, f"URL with userinfo: {_json(url)}"
+    host = canonical_host(raw_host) if raw_host else None
+    if host is None:
+        return None, f"no valid host in URL: {_json(url)}"
+    return host, ""
+
+
+def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    keys = [key for key, _ in pairs]
+    if len(keys) != len(set(keys)):
+        repeated = sorted({key for key in keys if keys.count(key) > 1})
+        raise DuplicateKeyError(repeated)
+    return dict(pairs)
+
+
+class DuplicateKeyError(ValueError):
+    """A JSON object in the call arguments repeats a key (parsers disagree on which one wins)."""
+
+    def __init__(self, keys: list[str]) -> None:
+        super().__init__(f"duplicate keys {keys}")
+        self.keys = keys
+
+
+def duplicate_keys(arguments: str) -> list[str] | None:
+    """The repeated keys of the first JSON object in `arguments` that repeats one, else None."""
+    try:
+        json.loads(arguments, object_pairs_hook=_no_duplicates)
+    except DuplicateKeyError as exc:
+        return exc.keys
+    except (ValueError, RecursionError):  # not JSON: the exact decoder reports it
+        return None
+    return None
+
+
 def _json(value: object) -> str:
     return encode_canonical(value).decode()
 
@@ -95,7 +161,16 @@ def check(
 ) -> Outcome:
     """Evaluate one precondition (SPEC 5.4 vocabulary); `inc` = this call's own increments."""
     match pred:
-        case PathInSandbox(arg=arg, root=root) | PathInSubprefix(arg=arg, prefix=root):
+        case PathInSandbox(arg=arg, root=root):
+            path, problem = _str_arg(args, arg)
+            expected = f"an absolute path strictly inside {normalize_path(root)}"
+            if problem is not None:
+                return False, problem, expected
+            if not path.startswith("/"):
+                return False, f"not an absolute path: {_json(path)}", expected
+            inside, resolved = within(path, root)
+            return inside and resolved != normalize_path(root), resolved, expected
+        case PathInSubprefix(arg=arg, prefix=root):
             path, problem = _str_arg(args, arg)
             expected = f"path within {normalize_path(root)}"
             if problem is not None:
@@ -137,15 +212,14 @@ def check(
             return low <= value <= high, _json(value), expected
         case HostInAllowlist(arg=arg, hosts=hosts):
             url, problem = _str_arg(args, arg)
-            expected = f"host in {_json(sorted(h.casefold() for h in hosts))}"
+            allowed = {h for h in map(canonical_host, hosts) if h is not None}
+            expected = f"an http(s) URL without userinfo, host in {_json(sorted(allowed))}"
             if problem is not None:
                 return False, problem, expected
-            try:
-                host = urlsplit(url).hostname
-            except ValueError:
-                host = None
-            allowed = {h.casefold() for h in hosts}
-            return host is not None and host in allowed, f"host {host}", expected
+            host, problem = url_host(url)
+            if host is None:
+                return False, problem, expected
+            return host in allowed, f"host {host}", expected
         case ToolForbidden():
             return False, "tool is forbidden", "a tool that is not forbidden"
 
@@ -175,9 +249,20 @@ def decide(
             proposal=proposal,
         )
         return CallDecision(id=call.id, allowed=False, checked=True, audit=audit)
+    repeated = duplicate_keys(call.arguments)
+    if repeated is not None:
+        audit = AuditRecord(
+            call_id=call.id,
+            tool=call.name,
+            predicate="duplicate_argument_keys",
+            offending_value=f"keys {_json(repeated)} repeated in the arguments",
+            expected="JSON arguments without duplicate object keys",
+            proposal=proposal,
+        )
+        return CallDecision(id=call.id, allowed=False, checked=True, audit=audit)
     try:
         args: object = exact_decoder().decode(call.arguments.encode())
-    except ValueError:
+    except (ValueError, RecursionError):
         args = None
     for pred in schema.pre:
         inc = _increments(schema, pred.counter) if isinstance(pred, CounterWithin) else 0

@@ -2,10 +2,10 @@
 
 Every field is a function of `Certificates` (so the verifier can recompute it). Rules, in order:
 1. Scope predicates (each named when it holds): evidence_supplied (>= 1 chunk, or nothing to
-   ground), claims_within_limit, evidence_fresh (every retrieved_at within the policy's max_age of
-   now), oracles_allowed (adapters in the policy's allow-list, if any), reconstruction_passed
-   (C(answer) ⊆ C(claims joined)). "Nothing to ground" = no claims and no content token in the
-   answer.
+   ground), claims_within_limit, evidence_fresh (every retrieved_at at or before now and within
+   the policy's max_age of now), oracles_allowed (adapters in the policy's allow-list, if any),
+   reconstruction_passed (C(answer) ⊆ C(claims joined)). "Nothing to ground" = no claims and no
+   content token in the answer.
 2. Gaps (`unverified_layers`), in this order: grounding ("no claims decomposed" | "no evidence
    supplied" | "no NLI judgments"; then "reconstruction failed (missing: ≤5 tokens)"), unless
    nothing to ground; stability ("no embedding data supplied" | "embedding norm exceeds 1 +
@@ -70,9 +70,10 @@ def scope_held(certs: Certificates) -> tuple[str, ...]:
         "evidence_supplied": bool(ctx.evidence) or nothing_to_ground(certs),
         "claims_within_limit": ctx.max_claims is None
         or len(certs.decomposition.claims) <= ctx.max_claims,
-        "evidence_fresh": max_age == "∞"
-        or all(
-            ctx.now - e.retrieved_at <= max_age for e in ctx.evidence if e.retrieved_at is not None
+        "evidence_fresh": all(
+            e.retrieved_at <= ctx.now and (max_age == "∞" or ctx.now - e.retrieved_at <= max_age)
+            for e in ctx.evidence
+            if e.retrieved_at is not None
         ),
         "oracles_allowed": policy.allowed_oracles is None
         or all(rec.adapter in policy.allowed_oracles for rec in ctx.oracles.values()),

@@ -62,11 +62,20 @@ def resolve_policy(scenario: Scenario, extra: Mapping[str, Policy] | None) -> Po
             fields = dict(scenario.policy)
             base = get_policy(str(fields.pop("extends", DEFAULT_BASE)), extra)
             policy = apply_overrides(base, fields, name=str(fields.pop("name", "inline")))
+    except PolicyError as exc:
+        raise _policy_error(exc, "$.policy") from exc
+    try:
         if scenario.policy_overrides:
             policy = apply_overrides(policy, scenario.policy_overrides)
     except PolicyError as exc:
-        raise ScenarioError(str(exc), path="$.policy") from exc
+        raise _policy_error(exc, "$.policy_overrides") from exc
     return policy
+
+
+def _policy_error(exc: PolicyError, where: str) -> ScenarioError:
+    """A policy error as a ScenarioError whose path is relative to the scenario, not the policy."""
+    message = str(exc).replace("`$.", f"`{where}.")
+    return ScenarioError(message, path=where)
 
 
 def _thresholds(policy: Policy, scenario: Scenario) -> Thresholds:
@@ -89,6 +98,20 @@ def _budget(given: BudgetIn | None, claims: tuple[Claim, ...]) -> Budget | None:
     if given.max_cost is not None and given.costs is not None:
         return Budget(limit=given.max_cost, costs=given.costs)
     return None
+
+
+def _dependencies(scenario: Scenario) -> tuple[Dependency, ...]:
+    """C_pre data by claim: indices required, and prerequisite names that matched no claim."""
+    required = {int(k): set(v) for k, v in scenario.claim_dependencies.items() if v}
+    absent = {int(k): set(v) for k, v in scenario.unmet_dependencies.items() if v}
+    return tuple(
+        Dependency(
+            claim=claim,
+            requires=tuple(sorted(required.get(claim, ()))),
+            absent=tuple(sorted(absent.get(claim, ()))),
+        )
+        for claim in sorted(required.keys() | absent.keys())
+    )
 
 
 def _context(scenario: Scenario) -> Context:
@@ -151,6 +174,7 @@ def _embedding(scenario: Scenario, failed: set[str]) -> EmbeddingCertificate | N
         norm_tolerance=emb.norm_tolerance,
         text=emb.text if emb.text is not None else scenario.query,
         oracle_digests=_digests(scenario, ("embedder", "paraphraser")),
+        inline=emb.inline,
     )
 
 
@@ -192,11 +216,7 @@ def certify(scenario: Scenario, *, extra_policies: Mapping[str, Policy] | None =
     decomposition = Decomposition(answer=scenario.answer, claims=claims)
     failed = {f.oracle for f in scenario.oracle_failures}
     grounding = _grounding(scenario, decomposition, thresholds, failed)
-    dependencies = tuple(
-        Dependency(claim=int(key), requires=tuple(sorted(set(required))))
-        for key, required in sorted(scenario.claim_dependencies.items(), key=lambda kv: int(kv[0]))
-        if required
-    )
+    dependencies = _dependencies(scenario)
     conflicts = tuple(sorted({(min(a, b), max(a, b)) for a, b in scenario.conflicts}))
     residue = (
         build_residue(

@@ -3,8 +3,9 @@
 Quantizes vectors onto the 2^-24 grid (ints), measures squared norms, squared distances and dot
 products exactly in integers, and derives R²_inv, R²_sig, Δ², the rounding budget ε_η (sound
 rational square-root bounds), the top-k evidence ranking, its rank margin and the invariant
-variants' flips. Vectors are inlined in the certificate only when small (see INLINE_COORDINATES);
-their digest always is.
+variants' flips. Vectors are inlined in the certificate only when small (see INLINE_COORDINATES)
+or when the scenario asks for it (`inline = "always"`); their digest always is, and the certificate
+says which (`measurements`: "derived" = re-derivable, "recorded" = embedder data bound by digest).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from heapq import nsmallest
 from operator import mul, neg, sub
+from typing import Literal
 
 from certifiers.canonical import canonical_digest
 from certifiers.rational import sqrt_upper
@@ -99,8 +101,12 @@ def build_embedding(
     norm_tolerance: Fraction,
     text: str | None,
     oracle_digests: Mapping[str, str],
+    inline: Literal["auto", "always"] = "auto",
 ) -> EmbeddingCertificate:
-    """Build the certificate from vectors already quantized to integer numerators over 2^24."""
+    """Build the certificate from vectors already quantized to integer numerators over 2^24.
+
+    `inline`: "auto" inlines the vectors when small (INLINE_COORDINATES), "always" inlines them.
+    """
     q = tuple(query)
     inv = [tuple(v) for v in invariant]
     sig = [tuple(v) for v in significant]
@@ -134,7 +140,8 @@ def build_embedding(
     vectors = QuantizedVectors(
         query=q, invariant=tuple(inv), significant=tuple(sig), evidence=tuple(ev)
     )
-    inline = (1 + len(inv) + len(sig) + len(ev)) * dim <= INLINE_COORDINATES
+    coordinates = (1 + len(inv) + len(sig) + len(ev)) * dim
+    inlined = inline == "always" or coordinates <= INLINE_COORDINATES
     r2_inv = Fraction(max(m.dist_sq for m in inv_measures), GRID_SQ) if inv_measures else None
     r2_sig = Fraction(min(m.dist_sq for m in sig_measures), GRID_SQ) if sig_measures else None
     delta_sq = r2_sig - r2_inv if r2_inv is not None and r2_sig is not None else None
@@ -167,7 +174,8 @@ def build_embedding(
             EvidenceMeasure(norm_sq=n, dot=d) for n, d in zip(ev_norms, ev_dots, strict=True)
         ),
         vectors_digest=canonical_digest(vectors),
-        vectors=vectors if inline else None,
+        vectors=vectors if inlined else None,
+        measurements="derived" if inlined else "recorded",
         r2_inv=r2_inv,
         r2_sig=r2_sig,
         delta_sq=delta_sq,

@@ -1,11 +1,12 @@
 """Maximal certifiable residue builder (SPEC 5.2, paper §6, Def. 6.1-6.2, Theorem 6.3).
 
 Per-claim constraints (C_ground strict / C_norefute, C_pol, C_pre, single-claim C_bud) exclude
-claims first; an exact branch-and-bound search then finds the maximum-weight subset of the
-remaining claims with no conflicting pair (C_cons) within the budget (C_bud), ties broken by the
-lexicographically smallest sorted index tuple. All constraints are monotone and empty-admitting, so
-the residue is well defined. Forbidden patterns are plain case-insensitive substrings (no regex: no
-backtracking).
+claims first (C_pre: a prerequisite naming no claim, or one that is not Supported - with no
+grounding certificate no claim is Supported - excludes the dependent claim); an exact
+branch-and-bound search then finds the maximum-weight subset of the remaining claims with no
+conflicting pair (C_cons) within the budget (C_bud), ties broken by the lexicographically smallest
+sorted index tuple. All constraints are monotone and empty-admitting, so the residue is well
+defined. Forbidden patterns are plain case-insensitive substrings (no regex: no backtracking).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ def exclusion_reason(
     patterns: Sequence[str],
     requires: Sequence[int],
     budget: Budget | None,
+    absent: Sequence[str] = (),
 ) -> str | None:
     """The first per-claim constraint the claim fails, in the documented order, or None."""
     status = statuses[index] if statuses is not None else None
@@ -65,10 +67,11 @@ def exclusion_reason(
     pattern = forbidden_match(claim.text, patterns)
     if pattern is not None:
         return f"forbidden:{pattern}"
-    if statuses is not None:
-        for required in requires:
-            if statuses[required] != "supported":
-                return f"requires:{required}"
+    if absent:  # a prerequisite that names no claim is never Supported
+        return "requires:absent"
+    for required in requires:  # no grounding certificate: no status is Supported
+        if statuses is None or statuses[required] != "supported":
+            return f"requires:{required}"
     if budget is not None and budget.costs[index] > budget.limit:
         return "budget"
     return None
@@ -94,46 +97,70 @@ def solve_mcr(
             clash[b].add(a)
     if budget is None:
         return _solve_unbudgeted(order, weights, clash)
-    costs = budget.costs
-    limit = budget.limit
+    return _solve_budgeted(order, weights, clash, budget)
+
+
+#: the subset-sum cut of the budget bound runs while the scaled room is at most this many units
+_SUBSET_SUM_ROOM = 1 << 16
+
+
+def _solve_budgeted(
+    order: list[int], weights: Sequence[Fraction], clash: dict[int, set[int]], budget: Budget
+) -> tuple[int, ...]:
+    """`solve_mcr` under a budget, on integers: weights times the lcm of their denominators, costs
+    and the limit times the lcm of theirs (positive scalings keep every comparison). The bound is
+    the fractional knapsack over the open claims in a ratio order fixed once, rounded up."""
+    w_scale = math.lcm(*(weights[i].denominator for i in order)) if order else 1
+    weight = {i: weights[i].numerator * (w_scale // weights[i].denominator) for i in order}
+    c_values = [budget.costs[i] for i in order] + [budget.limit]
+    c_scale = math.lcm(*(v.denominator for v in c_values))
+    cost = {i: budget.costs[i].numerator * (c_scale // budget.costs[i].denominator) for i in order}
+    limit = budget.limit.numerator * (c_scale // budget.limit.denominator)
+    by_ratio = sorted(order, key=lambda i: Fraction(-weight[i], cost[i]) if cost[i] else -math.inf)
     best: list[int] = []
-    best_weight = Fraction(0)
+    best_weight = 0
     chosen: list[int] = []
+    banned: dict[int, int] = {}  # claim -> how many chosen claims conflict with it
 
-    def bound(position: int, weight: Fraction, spent: Fraction) -> Fraction:
-        banned = set().union(*(clash[c] for c in chosen)) if chosen else set()
-        rest = [i for i in order[position:] if i not in banned]
-        if costs is None or limit is None:
-            return weight + sum((weights[i] for i in rest), Fraction(0))
+    def bound(position: int, total: int, spent: int) -> int:
+        first = order[position] if position < len(order) else math.inf
         room = limit - spent
-        total = weight
-        free = [i for i in rest if costs[i] == 0]
-        total += sum((weights[i] for i in free), Fraction(0))
-        paid = sorted((i for i in rest if costs[i] > 0), key=lambda i: -weights[i] / costs[i])
-        for i in paid:
-            if room <= 0:
+        if room <= _SUBSET_SUM_ROOM:  # cut the room to the largest cost sum the open claims reach
+            sums = 1
+            for i in order[position:]:
+                if not banned.get(i):
+                    sums = (sums | (sums << cost[i])) & ((1 << (room + 1)) - 1)
+            room = sums.bit_length() - 1
+        extra = 0
+        for i in by_ratio:
+            if i < first or banned.get(i):
+                continue
+            if cost[i] <= room:
+                extra += weight[i]
+                room -= cost[i]
+            else:
+                extra += -((-weight[i] * room) // cost[i])
                 break
-            take = min(Fraction(1), room / costs[i])
-            total += take * weights[i]
-            room -= take * costs[i]
-        return total
+        return total + extra
 
-    def search(position: int, weight: Fraction, spent: Fraction) -> None:
+    def search(position: int, total: int, spent: int) -> None:
         nonlocal best, best_weight
-        if weight > best_weight:
-            best, best_weight = list(chosen), weight
-        if position == len(order) or bound(position, weight, spent) <= best_weight:
+        if total > best_weight:
+            best, best_weight = list(chosen), total
+        if position == len(order) or bound(position, total, spent) <= best_weight:
             return
         item = order[position]
-        new_spent = spent + (costs[item] if costs is not None else 0)
-        fits = limit is None or new_spent <= limit
-        if fits and not any(item in clash[c] for c in chosen):
+        if spent + cost[item] <= limit and not banned.get(item):
             chosen.append(item)
-            search(position + 1, weight + weights[item], new_spent)
+            for other in clash[item]:
+                banned[other] = banned.get(other, 0) + 1
+            search(position + 1, total + weight[item], spent + cost[item])
+            for other in clash[item]:
+                banned[other] -= 1
             chosen.pop()
-        search(position + 1, weight, spent)
+        search(position + 1, total, spent)
 
-    search(0, Fraction(0), Fraction(0))
+    search(0, 0, 0)
     return tuple(sorted(best))
 
 
@@ -183,7 +210,7 @@ def build_residue(
     """Build the MCR certificate for `claims` under the constraints that apply (SPEC 5.2)."""
     admission = admission_of(grounding)
     statuses = grounding.statuses if grounding is not None else None
-    requires = {dep.claim: dep.requires for dep in dependencies}
+    requires = {dep.claim: dep for dep in dependencies}
     exclusions: list[Exclusion] = []
     candidates: list[int] = []
     for index, claim in enumerate(claims):
@@ -193,8 +220,9 @@ def build_residue(
             admission=admission,
             statuses=statuses,
             patterns=forbidden_patterns,
-            requires=requires.get(index, ()),
+            requires=requires[index].requires if index in requires else (),
             budget=budget,
+            absent=requires[index].absent if index in requires else (),
         )
         if reason is None:
             candidates.append(index)

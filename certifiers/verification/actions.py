@@ -1,7 +1,8 @@
 """Re-derivation of the Hoare-style action gate (SPEC 5.4, paper Sec. 8.1 trajectory certificate).
 
 Replays the recorded calls in order against the recorded schemas and initial state with its own
-evaluator of the decidable precondition vocabulary, chaining counters from call to call (p_chain):
+evaluator of the decidable precondition vocabulary (arguments repeating a JSON object key are
+blocked first, `duplicate_argument_keys`), chaining counters from call to call (p_chain):
 a blocked call applies no effect. It recomputes each decision (allowed, checked), each audit record
 (failed predicate, offending value, expected condition, proposal text) and the post-state counters,
 and returns the blocked calls for the card checks. It never executes a tool.
@@ -9,6 +10,7 @@ and returns the blocked calls for the card checks. It never executes a tool.
 
 from __future__ import annotations
 
+import json
 import posixpath
 from collections.abc import Mapping
 from fractions import Fraction
@@ -68,13 +70,73 @@ def _text(value: object) -> str:
     return encode_canonical(value).decode()
 
 
+def _idna_host(name: str) -> str | None:
+    """The host compared by host_in_allowlist: one trailing dot off, IDNA (punycode), lower case."""
+    if name.endswith("."):
+        name = name[:-1]
+    if name == "":
+        return None
+    try:
+        ascii_name = name.encode("idna")
+    except UnicodeError:
+        return None
+    return ascii_name.decode("ascii").casefold()
+
+
+def _url_host(url: str) -> tuple[str | None, str]:
+    """(host, "") of an acceptable URL, else (None, the refusal): only http/https, no userinfo,
+    no backslash / control / whitespace character (where URL parsers disagree), a valid host."""
+    for ch in url:
+        if ch == "\\" or ch.isspace() or ord(ch) < 32 or ord(ch) == 127:
+            return None, f"URL with a backslash, control or whitespace character: {_text(url)}"
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError:
+        return None, f"unparseable URL: {_text(url)}"
+    if parts.scheme.lower() not in {"http", "https"}:
+        return None, f"scheme {_text(parts.scheme)} (not http/https)"
+    if "@" in parts.netloc:
+        return None, f"URL with userinfo: {_text(url)}"
+    host = None if not hostname else _idna_host(hostname)
+    if host is None:
+        return None, f"no valid host in URL: {_text(url)}"
+    return host, ""
+
+
+class _RepeatedKeyError(ValueError):
+    pass
+
+
+def _reject_repeats(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    seen: set[str] = set()
+    repeated: set[str] = set()
+    for key, _ in pairs:
+        (repeated if key in seen else seen).add(key)
+    if repeated:
+        raise _RepeatedKeyError(sorted(repeated))
+    return dict(pairs)
+
+
+def _repeated_keys(raw: str) -> list[str] | None:
+    """Keys repeated inside one JSON object of the arguments (first such object), else None."""
+    try:
+        json.loads(raw, object_pairs_hook=_reject_repeats)
+    except _RepeatedKeyError as exc:
+        keys: list[str] = exc.args[0]
+        return keys
+    except (ValueError, RecursionError):
+        return None
+    return None
+
+
 class _Args:
     """The decoded call arguments with typed accessors that report why a value is unusable."""
 
     def __init__(self, raw: str) -> None:
         try:
             self.value: object = exact_decoder().decode(raw.encode())
-        except ValueError:
+        except (ValueError, RecursionError):
             self.value = None
 
     def get(self, name: str) -> tuple[object, str | None]:
@@ -107,14 +169,18 @@ def _evaluate(
     """One precondition of the SPEC 5.4 vocabulary; `own` = this call's increment of the counter."""
     files, now = cert.state.files, cert.state.now
     if isinstance(pred, PathInSandbox | PathInSubprefix):
+        sandbox = isinstance(pred, PathInSandbox)
         root = pred.root if isinstance(pred, PathInSandbox) else pred.prefix
-        expected = f"path within {_canon_path(root)}"
+        base = _canon_path(root)
+        strict = f"an absolute path strictly inside {base}"
+        expected = strict if sandbox else f"path within {base}"
         path, problem = args.path(pred.arg)
         if problem is not None:
             return _Outcome(False, problem, expected)
-        base = _canon_path(root)
+        if sandbox and path[:1] != "/":
+            return _Outcome(False, f"not an absolute path: {_text(path)}", expected)
         resolved = _canon_path(posixpath.join(base, path))
-        inside = resolved == base or resolved.startswith(base.rstrip("/") + "/")
+        inside = resolved.startswith(base.rstrip("/") + "/") or (resolved == base and not sandbox)
         return _Outcome(inside, resolved, expected)
     if isinstance(pred, OwnerIs | MtimeAtLeastDays):
         if isinstance(pred, OwnerIs):
@@ -153,16 +219,15 @@ def _evaluate(
             return _Outcome(False, f"non-number {_text(value)}", expected)
         return _Outcome(pred.min <= value <= pred.max, _text(value), expected)
     if isinstance(pred, HostInAllowlist):
-        expected = f"host in {_text(sorted(h.casefold() for h in pred.hosts))}"
+        hosts = sorted({h for h in map(_idna_host, pred.hosts) if h is not None})
+        expected = f"an http(s) URL without userinfo, host in {_text(hosts)}"
         url, problem = args.path(pred.arg)
         if problem is not None:
             return _Outcome(False, problem, expected)
-        try:
-            host = urlsplit(url).hostname
-        except ValueError:
-            host = None
-        allowed = host is not None and host in {h.casefold() for h in pred.hosts}
-        return _Outcome(allowed, f"host {host}", expected)
+        host, refusal = _url_host(url)
+        if host is None:
+            return _Outcome(False, refusal, expected)
+        return _Outcome(host in hosts, f"host {host}", expected)
     assert isinstance(pred, ToolForbidden)  # the vocabulary is a closed union
     return _Outcome(False, "tool is forbidden", "a tool that is not forbidden")
 
@@ -187,6 +252,18 @@ def _gate(
             return True, False, None
         expected = "a declared schema for the tool (unknown_tools = block)"
         return False, True, _audit(call, "unknown_tool", call.name, expected)
+    repeated = _repeated_keys(call.arguments)
+    if repeated is not None:
+        return (
+            False,
+            True,
+            _audit(
+                call,
+                "duplicate_argument_keys",
+                f"keys {_text(repeated)} repeated in the arguments",
+                "JSON arguments without duplicate object keys",
+            ),
+        )
     args = _Args(call.arguments)
     for pred in schema.pre:
         own = 0

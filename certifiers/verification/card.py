@@ -88,9 +88,10 @@ def _scope(certs: Certificates, nothing: bool) -> tuple[str, ...]:
         "evidence_supplied": nothing or len(ctx.evidence) > 0,
         "claims_within_limit": ctx.max_claims is None
         or len(certs.decomposition.claims) <= ctx.max_claims,
-        "evidence_fresh": limit == "∞"
-        or not any(
-            e.retrieved_at is not None and ctx.now - e.retrieved_at > limit for e in ctx.evidence
+        "evidence_fresh": not any(
+            e.retrieved_at is not None
+            and (e.retrieved_at > ctx.now or (limit != "∞" and ctx.now - e.retrieved_at > limit))
+            for e in ctx.evidence
         ),
         "oracles_allowed": policy.allowed_oracles is None
         or all(record.adapter in policy.allowed_oracles for record in ctx.oracles.values()),

@@ -2,9 +2,10 @@
 
 When the quantized vectors are inlined, every integer measurement (squared norms, squared
 distances, inner products with the evidence, each invariant variant's top-k set) is recomputed from
-them and the vectors digest is checked. When they are not inlined (large bundles), the
-measurements are tier-4
-data bound by the certificate digest; the verifier then checks what geometry allows: Cauchy-Schwarz
+them and the vectors digest is checked. When they are not inlined (large bundles,
+`measurements = "recorded"`), the measurements are tier-4 data (the embedder's output, inside
+ParaphraseOracle's scope) bound by the certificate digest and reported as a note of the check
+result; the verifier then checks what geometry allows: Cauchy-Schwarz
 for inner products and the triangle inequality for distances, all as exact integer inequalities.
 From the measurements it recomputes R2_inv, R2_sig, Delta2, selectivity, the sqrt bounds, eps_eta
 (checked equal to the documented formula and, independently, sound), the drift bound, the norm
@@ -119,10 +120,20 @@ def check_embedding(cert: EmbeddingCertificate, report: Report) -> EmbeddingFact
         cert.top_k is None or cert.top_k >= 1,
         f"expected top_k >= 1 or null, got {cert.top_k}",
     )
+    report.expect(
+        "embedding.measurements",
+        "derived" if cert.vectors is not None else "recorded",
+        cert.measurements,
+    )
     if cert.vectors is not None:
         _check_vectors(cert, cert.vectors, report)
     else:
         _check_geometry(cert, report)
+        count = 1 + len(cert.invariant) + len(cert.significant) + len(cert.evidence)
+        report.note(
+            f"embedding.measurements: recorded (vectors not inlined; {count * cert.dim} "
+            "coordinates) — bound by vectors_digest, not re-derived"
+        )
     inv = [m.dist_sq for m in cert.invariant]
     sig = [m.dist_sq for m in cert.significant]
     r2_inv = Fraction(max(inv), _GRID_SQ) if inv else None

@@ -1,7 +1,9 @@
 """The verifier's failure collector: named obligations, each with expected and got values.
 
 A `Report` accumulates failures such as `grounding.masses.supported: expected 3/5, got 2/3`; the
-checks never raise on bad data, so one run lists every failed obligation. It decides nothing itself.
+checks never raise on bad data, so one run lists every failed obligation. It also keeps notes:
+data taken as recorded rather than re-derived (an accepted bundle's stated limits). It decides
+nothing itself.
 """
 
 from __future__ import annotations
@@ -38,10 +40,20 @@ def show(value: object) -> str:
 class Report:
     """Accumulates failed obligations in the order they are checked."""
 
-    __slots__ = ("_failures",)
+    __slots__ = ("_failures", "_notes")
 
     def __init__(self) -> None:
         self._failures: list[str] = []
+        self._notes: list[str] = []
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """Data taken as recorded rather than re-derived (not failures), in the order noted."""
+        return tuple(self._notes)
+
+    def note(self, text: str) -> None:
+        """Record a datum the verifier takes as recorded (e.g. non-inlined embedding data)."""
+        self._notes.append(text)
 
     @property
     def failures(self) -> tuple[str, ...]:

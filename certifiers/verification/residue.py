@@ -1,11 +1,13 @@
 """Re-derivation of the maximal certifiable residue certificate (SPEC 5.2, paper Sec. 6.3).
 
 From the claims, the recomputed grounding statuses and the configured constraints this recomputes:
-which constraints apply (C_ground strict / C_norefute), the per-claim exclusions (C_pol, C_pre,
-single-claim C_bud) with their reasons, and the optimum by `verification.search` (an exact method
-different from the builder's branch and bound). It checks the stored residue's subset property, each
-constraint on it, its weight, its optimality against the independent optimum, the complement, the
-total weight and the coverage. Returns the recomputed residue for the card checks.
+which constraints apply (C_ground strict / C_norefute), the per-claim exclusions (C_pol; C_pre: an
+`absent` prerequisite, or one not Supported, where no grounding certificate means nothing is
+Supported; single-claim C_bud) with their reasons, and the optimum by `verification.search` (an
+exact method different from the builder's branch and bound). It checks the stored residue's
+subset property, each constraint on it, its weight, its optimality against the independent
+optimum, the complement, the total weight and the coverage. Returns the recomputed residue for the
+card checks.
 """
 
 from __future__ import annotations
@@ -54,9 +56,12 @@ def _check_data(cert: ResidueCertificate, certs: Certificates, n: int, report: R
         and all(
             list(dep.requires) == sorted(set(dep.requires))
             and all(0 <= j < n for j in dep.requires)
+            and list(dep.absent) == sorted(set(dep.absent))
+            and bool(dep.requires or dep.absent)
             for dep in cert.dependencies
         ),
-        f"expected sorted unique claim indices in [0, {n}), got {show(claims)}",
+        f"expected sorted unique claim indices in [0, {n}) with sorted unique non-empty "
+        f"prerequisites, got {show(claims)}",
     )
     pairs = list(cert.conflicts)
     ok &= report.require(
@@ -91,12 +96,14 @@ def _reason(
     hit = next((p for p in cert.forbidden_patterns if p.casefold() in folded), None)
     if hit is not None:
         return f"forbidden:{hit}"
-    if statuses is not None:
-        for dep in cert.dependencies:
-            if dep.claim == index:
-                missing = [j for j in dep.requires if statuses[j] != "supported"]
-                if missing:
-                    return f"requires:{missing[0]}"
+    for dep in cert.dependencies:
+        if dep.claim == index:
+            if dep.absent:  # a prerequisite that names no claim can never be Supported
+                return "requires:absent"
+            # without a grounding certificate there are no statuses: nothing is Supported
+            missing = [j for j in dep.requires if statuses is None or statuses[j] != "supported"]
+            if missing:
+                return f"requires:{missing[0]}"
     if cert.budget is not None and cert.budget.costs[index] > cert.budget.limit:
         return "budget"
     return None

@@ -9,7 +9,11 @@ Method: claims that conflict with no admissible claim are always in the optimum 
 cannot bind (weights are positive and the family is monotone). The remaining "coupled" claims are
 enumerated exhaustively as bitmasks of feasible subsets (depth first, extending only feasible sets:
 sound because every constraint is downward closed). With more than `EXHAUSTIVE_LIMIT` coupled
-claims an upper-bound cut (weight so far + all undecided weight < best) is added, and the search
+claims an upper-bound cut is added: weight so far + the fractional-knapsack (LP) bound of the
+undecided claims that conflict with no chosen one (its room first cut to the largest cost total
+they can reach, by a subset-sum bitset, when the scaled room is small), rounded up, <= best
+(include-first order finds
+an equal-weight, lexicographically smaller residue first, so ties are safe to cut), and the search
 gives up with `None` past `node_limit` nodes, so the caller fails closed.
 Weights and costs are scaled to integers over a common denominator (no Fraction in the loop).
 Ties: the lexicographically smallest sorted index tuple wins (SPEC 5.2).
@@ -25,6 +29,8 @@ __all__ = ["EXHAUSTIVE_LIMIT", "NODE_LIMIT", "best_residue", "subset_is_feasible
 
 EXHAUSTIVE_LIMIT = 20
 NODE_LIMIT = 2_000_000
+#: the subset-sum tightening of the budget bound runs while the scaled room is below this many units
+_SUBSET_SUM_ROOM = 1 << 16
 
 
 def _scaled(values: Sequence[Fraction]) -> list[int]:
@@ -120,6 +126,39 @@ def _search_coupled(
     for bit in range(n - 1, -1, -1):
         remaining[bit] = remaining[bit + 1] + weight[bit]
     cut = n > EXHAUSTIVE_LIMIT
+    # fractional-knapsack order: free (cost 0) bits first, then by weight/cost decreasing
+    by_ratio = sorted(
+        range(n), key=lambda b: Fraction(-weight[b], cost[b]) if cost[b] else -math.inf
+    )
+
+    def reachable_room(bit: int, mask: int, room: int) -> int:
+        """The largest total cost <= room of some subset of the open bits (subset-sum bitset)."""
+        reach = 1
+        window = (1 << (room + 1)) - 1
+        for b in range(bit, n):
+            if not clash[b] & mask and cost[b]:
+                reach = (reach | (reach << cost[b])) & window
+        return reach.bit_length() - 1
+
+    def upper(bit: int, mask: int, spent: int, *, tight: bool = False) -> int:
+        """Sound bound on the weight the undecided bits >= `bit` can still add: the fractional
+        knapsack (LP relaxation) over those not clashing with `mask`, rounded up to an integer.
+        `tight`: the room is first cut to the largest cost total those bits can reach exactly."""
+        room = limit - spent
+        if tight:
+            room = reachable_room(bit, mask, room)
+        extra = 0
+        for b in by_ratio:
+            if b < bit or clash[b] & mask:
+                continue
+            if cost[b] <= room:
+                extra += weight[b]
+                room -= cost[b]
+            else:
+                extra += -((-weight[b] * room) // cost[b])
+                break
+        return extra
+
     best_weight = -1
     best_mask = 0
     nodes = 0
@@ -130,7 +169,18 @@ def _search_coupled(
         if nodes > node_limit:
             return None
         bit, mask, total, spent = stack.pop()
-        if cut and total + remaining[bit] < best_weight:
+        # include-first depth-first order visits an equal-weight residue with a lexicographically
+        # smaller index tuple earlier, so a subtree that cannot beat the incumbent strictly is cut
+        if cut and total + remaining[bit] <= best_weight:
+            continue
+        if cut and total + upper(bit, mask, spent) <= best_weight:
+            continue
+        if (
+            cut
+            and bounded
+            and limit - spent <= _SUBSET_SUM_ROOM
+            and total + upper(bit, mask, spent, tight=True) <= best_weight
+        ):
             continue
         if bit == n:
             if total > best_weight or (

@@ -1,8 +1,10 @@
 """`assurance certify SCENARIO.json|-`: print the canonical bundle JSON for a recorded scenario.
 
 Reads the scenario file (or stdin for `-`), certifies it with the pure core and prints the bundle.
-A malformed scenario is reported on stderr with the offending field path and exit status 2; it
-never prints a traceback. It does not sign (signing needs the server's key configuration).
+A malformed scenario is reported on stderr with the offending field path and exit status 2; any
+other certifier error (and, as a last resort, a ValueError or RecursionError) also exits 2 with a
+one-line message: it never prints a traceback. It does not sign (signing needs the server's key
+configuration).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 
 from certifiers.build import certify
 from certifiers.bundle import encode_bundle
-from certifiers.errors import ScenarioError
+from certifiers.errors import CertifierError, ScenarioError
 from certifiers.scenario import decode_scenario
 
 EXIT_BAD_INPUT = 2
@@ -42,6 +44,13 @@ def run(args: argparse.Namespace) -> int:
         bundle = certify(decode_scenario(data))
     except ScenarioError as exc:
         print(f"assurance certify: malformed scenario {source}: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except CertifierError as exc:
+        print(f"assurance certify: cannot certify {source}: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (ValueError, RecursionError) as exc:  # last resort: a message, never a traceback
+        reason = "input nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        print(f"assurance certify: cannot certify {source}: {reason}", file=sys.stderr)
         return EXIT_BAD_INPUT
     sys.stdout.write(encode_bundle(bundle).decode() + "\n")
     return 0

@@ -1,7 +1,9 @@
 """`assurance verify BUNDLE.json|-`: re-check a bundle offline (SPEC 6).
 
 Reads the bundle from a file or standard input (`-`), runs `certifiers.verify.check_bundle` and
-prints `valid` (exit 0) or one failed obligation per line (exit 1). A bundle that is not JSON or
+prints `valid` (exit 0), followed by one `note: ...` line per datum taken as recorded rather than
+re-derived (non-inlined embedding measurements, an absent or unpinned signature), or one failed
+obligation per line (exit 1). A bundle that is not JSON or
 does not match the schema is an invalid bundle: its decoding failure is printed as an obligation and
 the exit status is 1. Only a file that cannot be read at all (missing, a directory, no permission)
 or a malformed `--public-key` exits 2, with a one-line message on standard error: there was nothing
@@ -82,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
     result = check_bundle(data, trusted_keys=trusted)
     if result.ok:
         print("valid")
+        for note in result.notes:
+            print(f"note: {note}")
         return EXIT_VALID
     for failure in result.failures:
         print(failure)

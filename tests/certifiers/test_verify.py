@@ -57,7 +57,9 @@ def _names(failures: tuple[str, ...]) -> set[str]:
 
 def test_signed_full_bundle_verifies() -> None:
     """The signed all-layer bundle verifies with no failure."""
-    assert check_bundle(full_bundle_bytes()) == CheckResult(ok=True, failures=())
+    result = check_bundle(full_bundle_bytes())
+    assert (result.ok, result.failures) == (True, ())
+    assert [n for n in result.notes if n.startswith("signature: present, key not pinned")]
 
 
 @pytest.mark.parametrize(

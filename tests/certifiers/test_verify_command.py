@@ -14,6 +14,18 @@ from proxy import cli
 from proxy.commands import verify as verify_command
 from tests.certifiers.test_verify_scenarios import full_bundle_bytes, signing_public_key
 
+_UNPINNED = "signature: present, key not pinned"
+
+
+def _is_valid_output(out: str, *notes: str) -> bool:
+    """`valid` first, then one `note: ...` line starting with each of `notes`, in order."""
+    first, *rest = out.splitlines()
+    return (
+        first == "valid"
+        and len(rest) == len(notes)
+        and all(line.startswith(f"note: {n}") for line, n in zip(rest, notes, strict=True))
+    )
+
 
 def main(argv: list[str]) -> int:
     """Run the verify subcommand's own parser and `run` (independent of other subcommands)."""
@@ -39,7 +51,7 @@ def test_valid_bundle_file_prints_valid(tmp_path: Path, capsys: pytest.CaptureFi
     """A valid bundle file prints `valid` and exits 0."""
     code = main(["verify", _write(tmp_path, full_bundle_bytes())])
     assert code == 0
-    assert capsys.readouterr().out == "valid\n"
+    assert _is_valid_output(capsys.readouterr().out, _UNPINNED)
 
 
 def test_tampered_bundle_prints_each_failed_obligation(
@@ -60,7 +72,7 @@ def test_bundle_from_stdin(
     """`-` reads the bundle from standard input."""
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(full_bundle_bytes())))
     assert main(["verify", "-"]) == 0
-    assert capsys.readouterr().out == "valid\n"
+    assert _is_valid_output(capsys.readouterr().out, _UNPINNED)
 
 
 def test_malformed_json_is_an_invalid_bundle(
@@ -90,7 +102,7 @@ def test_pinned_public_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     """--public-key accepts the signer and rejects a different key with signature.trusted."""
     path = _write(tmp_path, full_bundle_bytes())
     assert main(["verify", "--public-key", signing_public_key().hex(), path]) == 0
-    assert capsys.readouterr().out == "valid\n"
+    assert _is_valid_output(capsys.readouterr().out)  # pinned: no signature note
     assert main(["verify", "--public-key", "00" * 32, path]) == 1
     assert capsys.readouterr().out.startswith("signature.trusted: ")
 
@@ -107,4 +119,4 @@ def test_console_entry_point_dispatches_verify(
 ) -> None:
     """`assurance verify FILE` through proxy.cli.main prints `valid` and exits 0."""
     assert cli.main(["verify", _write(tmp_path, full_bundle_bytes())]) == 0
-    assert capsys.readouterr().out == "valid\n"
+    assert _is_valid_output(capsys.readouterr().out, _UNPINNED)

@@ -48,7 +48,10 @@ async def test_stored_bundle_verifies_with_assurance_verify(
     path.write_bytes(bundle)
     capsys.readouterr()  # drop the proxy's own log lines
     assert main(["verify", str(path)]) == 0
-    assert capsys.readouterr().out.strip() == "valid"
+    first, *notes = capsys.readouterr().out.splitlines()
+    assert first == "valid"
+    assert notes
+    assert all(note.startswith("note: signature: ") for note in notes)
 
 
 async def test_verify_endpoint_rejects_a_tampered_bundle(
@@ -62,7 +65,10 @@ async def test_verify_endpoint_rejects_a_tampered_bundle(
         async with session.post(
             f"{proxy.base_url}/assurance/verify", data=json.dumps(bundle)
         ) as response:
-            assert await response.json() == {"valid": True, "errors": []}
+            accepted = await response.json()
+        assert (accepted["valid"], accepted["errors"]) == (True, [])
+        assert accepted["notes"]
+        assert accepted["notes"][0].startswith("signature: ")
         bundle["card"]["verdict"] = {"kind": "certified"}
         async with session.post(
             f"{proxy.base_url}/assurance/verify", data=json.dumps(bundle)

@@ -32,6 +32,7 @@ models = ["claude-*"]
 
 [assurance]
 default_mode = "shadow"
+inline_embeddings = "always"
 
 [oracles.nli]
 kind = "tei"
@@ -54,6 +55,7 @@ def test_toml_file_parses_into_a_frozen_config(tmp_path: Path) -> None:
     assert [u.name for u in config.upstreams] == ["openai", "claude"]
     assert config.upstreams[1].kind == "anthropic"
     assert config.assurance.default_mode == "shadow"
+    assert config.assurance.inline_embeddings == "always"
     assert config.oracles.nli.kind == "tei"
     assert config.store.path == "var/cards.sqlite3"
     assert config.policies == {"strict_qa": {"min_supported_mass": "19/20"}}
@@ -80,6 +82,7 @@ def test_serve_needs_no_config_file() -> None:
     assert config.server.max_concurrency == 256
     assert config.assurance.default_mode == "off"
     assert config.assurance.log_content is False
+    assert config.assurance.inline_embeddings == "auto"
 
 
 @pytest.mark.parametrize(
@@ -92,6 +95,7 @@ def test_serve_needs_no_config_file() -> None:
         ({"upstreams": [{"name": "a"}]}, "base_url"),
         ({"upstreams": [{"name": "a", "base_url": "http://x", "kind": "gemini"}]}, "kind"),
         ({"assurance": {"default_mode": "audit"}}, "assurance.default_mode"),
+        ({"assurance": {"inline_embeddings": "never"}}, "assurance.inline_embeddings"),
         ({"oracles": {"nli": {"kind": "magic"}}}, "oracles.nli.kind"),
     ],
 )
