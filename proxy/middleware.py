@@ -6,8 +6,8 @@ its status; aiohttp's own HTTP errors (unknown route, 405, body over `client_max
 to the same shape; anything unexpected becomes a 500 with a generic message and the traceback goes
 only to the log. One structlog line per request reports id, route, model, upstream, mode, status and
 latency, never headers, keys or message text. A client that disconnects is logged with status 499.
-The request id is bound in structlog's context vars for the whole request, so every line logged
-while handling it (pipeline, oracles, tasks it starts) carries `request_id`.
+The access line carries `request_id` explicitly; the assurance pipeline binds it in structlog's
+context vars for its own lines (kept off the mode-off hot path).
 """
 
 from __future__ import annotations
@@ -50,13 +50,6 @@ def make_edge_middleware(state: ProxyState) -> Middleware:
         started = time.perf_counter()
         info = RequestInfo(request_id=new_request_id())
         request[REQUEST_INFO] = info
-        # every line logged while handling this request (pipeline, oracles) carries its id
-        with structlog.contextvars.bound_contextvars(request_id=info.request_id):
-            return await _handle(request, handler, info, started)
-
-    async def _handle(
-        request: web.Request, handler: Handler, info: RequestInfo, started: float
-    ) -> web.StreamResponse:
         probe = request.path in PROBE_PATHS
         counted = False
         status = 500

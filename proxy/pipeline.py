@@ -50,7 +50,7 @@ from proxy.pipeline_stream import DONE_EVENT, StreamTee, completion_chunks
 from proxy.responses import relay_stream, sse_error_event
 from proxy.sessions import SessionCounters
 from proxy.signing import SigningKey, load_signing_key
-from proxy.state import ASSURED_CHAT, READINESS_CHECKS, STATE
+from proxy.state import ASSURED_CHAT, READINESS_CHECKS, REQUEST_INFO, STATE
 from proxy.store import BundleStore
 from proxy.upstream_base import Upstream
 
@@ -186,6 +186,14 @@ async def handle_assured_chat(
     request: web.Request, upstream: Upstream, chat: ChatRequest, mode: AssuranceMode
 ) -> web.StreamResponse:
     """The `ASSURED_CHAT` handler: modes shadow and enforce, streaming or not."""
+    # every line logged while certifying this request (pipeline, oracles) carries its id
+    with structlog.contextvars.bound_contextvars(request_id=request[REQUEST_INFO].request_id):
+        return await _handle_assured_chat(request, upstream, chat, mode)
+
+
+async def _handle_assured_chat(
+    request: web.Request, upstream: Upstream, chat: ChatRequest, mode: AssuranceMode
+) -> web.StreamResponse:
     slot = request.app[PIPELINE]
     pipeline = slot.require()
     config = pipeline.config
