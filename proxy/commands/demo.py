@@ -166,6 +166,8 @@ async def _calls(root: str, *, short: bool, bundle_out: str | None, out: Printer
     out("")
     out(f"stored bundle {handle}: {len(bundle)} bytes")
     out(f"POST /v1/assurance/verify -> valid={verdict['valid']} errors={verdict['errors']}")
+    for note in verdict.get("notes", []):
+        out(f"  note: {note}")
     if bundle_out is not None:
         await asyncio.to_thread(Path(bundle_out).write_bytes, bundle)
         out(f"bundle written to {bundle_out}; re-check it offline: assurance verify {bundle_out}")
