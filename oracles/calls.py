@@ -79,6 +79,22 @@ async def call_chat(
     return reply
 
 
+async def ask_json(
+    oracle: str,
+    client: ChatClient,
+    *,
+    model: str,
+    messages: list[dict[str, str]],
+    timeout_s: float,
+    schema: type[T],
+) -> tuple[str, T]:
+    """One timed chat call whose reply must decode as `schema`: (raw reply, decoded value)."""
+    reply = await with_timeout(
+        oracle, timeout_s, call_chat(oracle, client, model=model, messages=messages)
+    )
+    return reply, decode_reply(oracle, reply, schema)
+
+
 def shorten(text: str) -> str:
     """A bounded excerpt of model output for error messages."""
     return text if len(text) <= _MAX_SHOWN else text[:_MAX_SHOWN] + "..."

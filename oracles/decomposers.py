@@ -14,7 +14,7 @@ import math
 
 import msgspec
 
-from oracles.calls import call_chat, decode_reply, with_timeout
+from oracles.calls import ask_json
 from oracles.errors import OracleOutputError
 from oracles.prompts import PROMPT_VERSION, decompose_messages
 from oracles.protocols import ChatClient
@@ -72,12 +72,14 @@ class LLMDecomposer:
     async def decompose(self, answer: str, *, query: str | None = None) -> Decomposition:
         """Ask the model for atomic claims; raise `OracleOutputError` on any schema violation."""
         messages = decompose_messages(answer, query)
-        reply = await with_timeout(
+        reply, parsed = await ask_json(
             self._oracle,
-            self._timeout_s,
-            call_chat(self._oracle, self._client, model=self.model, messages=messages),
+            self._client,
+            model=self.model,
+            messages=messages,
+            timeout_s=self._timeout_s,
+            schema=_DecompositionOut,
         )
-        parsed = decode_reply(self._oracle, reply, _DecompositionOut)
         claims = tuple(self._claim(answer, index, out) for index, out in enumerate(parsed.claims))
         if not claims and answer.strip():
             raise OracleOutputError(

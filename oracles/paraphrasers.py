@@ -23,7 +23,7 @@ from decimal import Decimal
 
 import msgspec
 
-from oracles.calls import call_chat, decode_reply, with_timeout
+from oracles.calls import ask_json
 from oracles.errors import OracleOutputError
 from oracles.prompts import PROMPT_VERSION, paraphrase_messages
 from oracles.protocols import ChatClient, Paraphraser
@@ -218,12 +218,14 @@ class LLMParaphraser:
     async def paraphrase(self, text: str) -> Paraphrases:
         """Ask for both families; empty or blank variants are an output error."""
         messages = paraphrase_messages(text)
-        reply = await with_timeout(
+        reply, out = await ask_json(
             self._oracle,
-            self._timeout_s,
-            call_chat(self._oracle, self._client, model=self.model, messages=messages),
+            self._client,
+            model=self.model,
+            messages=messages,
+            timeout_s=self._timeout_s,
+            schema=_ParaphrasesOut,
         )
-        out = decode_reply(self._oracle, reply, _ParaphrasesOut)
         for family, values in (("invariant", out.invariant), ("significant", out.significant)):
             if not values or any(not v.strip() for v in values):
                 raise OracleOutputError(

@@ -15,17 +15,32 @@ is the adapter's failure).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any
 
 import msgspec
 
 from oracles.errors import OracleOutputError, OracleTimeoutError, OracleUnavailableError
 from proxy.errors import UpstreamError, UpstreamTimeoutError
-from proxy.upstream_base import Upstream
+from proxy.upstream_base import Upstream, UpstreamResponse
 
 #: upstream kinds whose translation refuses `response_format` other than text (a 400)
 _NO_JSON_MODE_KINDS = frozenset({"anthropic"})
+
+
+async def _answered(oracle: str, call: Awaitable[UpstreamResponse]) -> UpstreamResponse:
+    """Await an upstream call; transport errors and non-200 answers become oracle errors."""
+    try:
+        response = await call
+    except UpstreamTimeoutError as exc:
+        raise OracleTimeoutError(oracle, exc.message) from exc
+    except UpstreamError as exc:
+        raise OracleUnavailableError(oracle, exc.message) from exc
+    if response.status != 200:
+        raise OracleUnavailableError(
+            oracle, f"expected HTTP 200 from the upstream, got {response.status}"
+        )
+    return response
 
 
 class UpstreamChatClient:
@@ -47,16 +62,7 @@ class UpstreamChatClient:
         if self._json_mode:
             request["response_format"] = {"type": "json_object"}
         body = msgspec.json.encode(request)
-        try:
-            response = await self._upstream.chat(body, request, {})
-        except UpstreamTimeoutError as exc:
-            raise OracleTimeoutError(self._name, exc.message) from exc
-        except UpstreamError as exc:
-            raise OracleUnavailableError(self._name, exc.message) from exc
-        if response.status != 200:
-            raise OracleUnavailableError(
-                self._name, f"expected HTTP 200 from the upstream, got {response.status}"
-            )
+        response = await _answered(self._name, self._upstream.chat(body, request, {}))
         return self._content(response.body)
 
     def _content(self, body: bytes) -> str:
@@ -85,16 +91,7 @@ class UpstreamEmbeddingsClient:
     async def embed(self, *, model: str, inputs: list[str]) -> list[list[float]]:
         """One vector per input text, in input order."""
         body = msgspec.json.encode({"model": model, "input": inputs, "encoding_format": "float"})
-        try:
-            response = await self._upstream.embeddings(body, {})
-        except UpstreamTimeoutError as exc:
-            raise OracleTimeoutError(self._name, exc.message) from exc
-        except UpstreamError as exc:
-            raise OracleUnavailableError(self._name, exc.message) from exc
-        if response.status != 200:
-            raise OracleUnavailableError(
-                self._name, f"expected HTTP 200 from the upstream, got {response.status}"
-            )
+        response = await _answered(self._name, self._upstream.embeddings(body, {}))
         try:
             parsed = msgspec.json.decode(response.body, type=_EmbeddingsBody)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
