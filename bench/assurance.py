@@ -1,6 +1,6 @@
 """Benchmark: end-to-end latency of mode `enforce` against mode `off` (issue 4).
 
-A local upstream answers every chat request after a fixed 100 ms (`proxy.demo_upstream`) with an
+A local upstream answers every chat request after a fixed 100 ms (`proxy.upstreams.demo`) with an
 answer of 5, 20 or 50 sentence claims; each request carries 10 evidence chunks. NLI runs on a fake
 TEI server (`tests.fakes.tei_server`) that takes 20 ms per call; the embedder is the same fake TEI
 (`/embed`, 20 ms), the decomposer is the sentence splitter and the paraphraser the rule set. Targets
@@ -30,12 +30,12 @@ import aiohttp
 from aiohttp import web
 
 from oracles.text import segments
-from proxy.app import create_app
+from proxy.assurance.lifecycle import setup_assurance
 from proxy.config import Config, config_from_mapping
-from proxy.demo_upstream import FixedAnswer, serve_fixed_answer
-from proxy.logging_setup import configure_logging
-from proxy.pipeline import setup_assurance
-from proxy.server import make_runner
+from proxy.server.app import create_app
+from proxy.server.log import configure_logging
+from proxy.server.runner import make_runner
+from proxy.upstreams.demo import FixedAnswer, serve_fixed_answer
 from tests.fakes.tei_server import FakeTEIServer
 
 UPSTREAM_DELAY_S = 0.100

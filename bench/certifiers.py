@@ -18,7 +18,7 @@ import sys
 import time
 from typing import Any
 
-from certifiers.build import certify
+from certifiers.builders import certify
 from certifiers.bundle import encode_bundle
 from certifiers.canonical import encode_canonical
 from certifiers.scenario import decode_scenario

@@ -28,9 +28,9 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from proxy.app import create_app
 from proxy.config import CliOverrides, load_config
-from proxy.logging_setup import configure_logging
+from proxy.server.app import create_app
+from proxy.server.log import configure_logging
 
 COMPLETION = json.dumps(
     {

@@ -2,8 +2,8 @@
 
 `decode_bundle` turns bytes into a typed `Bundle` or raises `BundleFormatError`; it checks the
 schema only, never an obligation (that is `certifiers.verify`). Signing happens in the shell
-(`proxy/signing.py`) because the core may not import `cryptography`; here we only define what is
-signed and attach the result.
+(`proxy/assurance/signing.py`) because the core may not import `cryptography`; here we only define
+what is signed and attach the result.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Pure-Python Ed25519 signature verification (RFC 8032 section 5.1.7), standard library only.
 
 The trusted core may not import `cryptography`, so the verifier checks bundle signatures with this
-module. It only verifies: it never signs and never sees a private key (signing is `proxy.signing`).
+module. It only verifies: it never signs and never sees a private key (signing is
+`proxy.assurance.signing`).
 
 Verification follows RFC 8032 5.1.7 in the cofactorless form used by OpenSSL and therefore by
 `cryptography`: decode A (5.1.3, rejecting non-canonical encodings), reject S >= L, compute

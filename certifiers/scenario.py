@@ -2,8 +2,8 @@
 
 JSON numbers are read exactly from their decimal text (never through float) and strings such as
 "0.92" or "3/25" too. Shape errors and range errors raise `ScenarioError` naming the field path
-(`$.nli.entail[3][0]`). Oracle scores are quantized later (SPEC 4.1), in `certifiers.build.certify`.
-This module only decodes and validates; it computes no certificate.
+(`$.nli.entail[3][0]`). Oracle scores are quantized later (SPEC 4.1), in
+`certifiers.builders.certify`. This module only decodes and validates; it computes no certificate.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ the Ed25519 signature when present (pure-Python `certifiers.ed25519`), optionall
 trusted keys; declared assumptions within the allowed tiers; presence rules and context/policy
 sanity; then each certificate from its recorded data (`certifiers.verification.*`), the card from
 the recomputed facts, VerdictConsistent, and the policy decision. It trusts no stored derived
-value, calls no oracle and never imports the builders (`certifiers.build`). Empty, unknown or
+value, calls no oracle and never imports the builders (`certifiers.builders`). Empty, unknown or
 malformed input fails closed with a named failure, never a traceback.
 """
 

@@ -14,6 +14,7 @@ _SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("verify", "re-check a bundle offline; exit 0 when valid, 1 otherwise"),
     "demo": ("demo", "run an offline end-to-end demonstration"),
     "eval": ("evaluate", "evaluation harnesses (e.g. `eval grounding`)"),
+    "nli": ("nli", "train, evaluate and export the embedded NLI model"),
 }
 
 

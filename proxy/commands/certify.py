@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from certifiers.build import certify
+from certifiers.builders import certify
 from certifiers.bundle import encode_bundle
 from certifiers.errors import CertifierError, ScenarioError
 from certifiers.scenario import decode_scenario

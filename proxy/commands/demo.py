@@ -1,7 +1,7 @@
 """`assurance demo`: an offline, end-to-end run of the proxy in enforce and shadow modes.
 
 On a fresh machine, with no API key and no network: start a local upstream that REPLAYS A FIXED
-clinical answer (`proxy.demo_upstream`; one of its claims is contradicted by the evidence), start
+clinical answer (`proxy.upstreams.demo`; one of its claims is contradicted by the evidence), start
 the proxy in-process on loopback with the `lexical` NLI heuristic and the real all-MiniLM-L6-v2
 embedder loaded offline, send a clinical RAG question with evidence through the official `openai`
 SDK in enforce mode (policy `clinical`), print the answer, the verdict and the card, fetch the
@@ -27,12 +27,12 @@ import aiohttp
 from aiohttp import web
 from openai import APIError, AsyncOpenAI
 
-from proxy.app import create_app
+from proxy.assurance.lifecycle import setup_assurance
 from proxy.config import Config, config_from_mapping
-from proxy.demo_upstream import FixedAnswer, serve_fixed_answer
-from proxy.logging_setup import configure_logging
-from proxy.pipeline import setup_assurance
-from proxy.server import make_runner
+from proxy.server.app import create_app
+from proxy.server.log import configure_logging
+from proxy.server.runner import make_runner
+from proxy.upstreams.demo import FixedAnswer, serve_fixed_answer
 
 QUESTION = (
     "Is standard-dose apixaban appropriate for my 62-year-old patient with atrial fibrillation"

@@ -1,9 +1,11 @@
 """`assurance eval ...`: evaluation harnesses; `eval grounding` measures catch and false block.
 
 Parses flags, loads the dataset and the `[oracles.*]` and `[[upstreams]]` tables of `--config`,
-opens the upstream clients inside the event loop exactly as the proxy does (`proxy.upstreams`) so
-LLM-backed oracles (`kind = "llm"`) reach them through `proxy.pipeline_chat`'s clients, builds the
-oracles once (`oracles.factory.build_oracles`), runs `proxy.evaluation.harness.evaluate` on that
+opens the upstream clients inside the event loop exactly as the proxy does
+(`proxy.upstreams.registry`) so LLM-backed oracles (`kind = "llm"`) reach them through
+`proxy.assurance.chat_clients`'s clients,
+builds the oracles once (`oracles.factory.build_oracles`), runs `proxy.evaluation.harness.evaluate`
+on that
 loop, closes oracles and upstreams, and writes the report (Markdown or JSON on stdout, JSON to
 `--out`, Markdown to `--markdown`, a PNG to `--plot`). Exit status: 0 done; 2 bad input (missing
 dataset, malformed row, bad config, an output path that cannot be written, checked before the run);
@@ -30,6 +32,7 @@ import structlog.testing
 from oracles.config import EmbedderConfig, OraclesConfig
 from oracles.errors import OracleConfigError
 from oracles.factory import OracleSet, build_oracles
+from proxy.assurance.chat_clients import chat_clients, embeddings_clients
 from proxy.config import Config, UpstreamConfig, read_toml
 from proxy.evaluation.datasets import (
     DATASET_NAMES,
@@ -43,9 +46,8 @@ from proxy.evaluation.harness import HarnessSettings, evaluate
 from proxy.evaluation.refusals import is_refusal
 from proxy.evaluation.report import DatasetInfo, EvalReport, encode_json, render_markdown
 from proxy.evaluation.runner import EvalOracles
-from proxy.pipeline_chat import chat_clients, embeddings_clients
-from proxy.upstream_base import Upstream
-from proxy.upstreams import close_upstreams, open_upstreams
+from proxy.upstreams.base import Upstream
+from proxy.upstreams.registry import close_upstreams, open_upstreams
 
 EXIT_BAD_INPUT = 2
 EXIT_ORACLE_FAILURES = 3

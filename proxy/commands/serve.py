@@ -2,8 +2,9 @@
 
 With no config file, `--upstream-url` names one OpenAI-compatible upstream (key from the environment
 variable `--upstream-key-env`, default `OPENAI_API_KEY`) serving every model. Modes `shadow` and
-`enforce` are served when the `proxy.pipeline` module is present (its `setup_assurance(app)` is
-installed). This module only turns arguments into a `Config` and starts `proxy.server`.
+`enforce` are served when the `proxy.assurance.lifecycle` module is present (its
+`setup_assurance(app)` is installed). This module only turns arguments into a `Config` and starts
+`proxy.server.runner`.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ import argparse
 import importlib
 import sys
 
-from proxy.app import SetupAssurance
 from proxy.config import CliOverrides, ConfigError, load_config
-from proxy.logging_setup import configure_logging
-from proxy.server import run_server
+from proxy.server.app import SetupAssurance
+from proxy.server.log import configure_logging
+from proxy.server.runner import run_server
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -62,9 +63,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _pipeline_setup() -> SetupAssurance | None:
     try:
-        module = importlib.import_module("proxy.pipeline")
+        module = importlib.import_module("proxy.assurance.lifecycle")
     except ModuleNotFoundError as exc:
-        if exc.name != "proxy.pipeline":
+        if exc.name != "proxy.assurance.lifecycle":
             raise
         return None
     setup: SetupAssurance = module.setup_assurance

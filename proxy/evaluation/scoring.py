@@ -3,9 +3,10 @@ builders.
 
 Treatment at θ_e (θ_g = θ_c = 1/2, θ_r = 1/20 fixed, SPEC 5.1 defaults): the oracle outputs cross
 the trust boundary exactly as in the proxy (quantized support matrix, rational weights), then
-`certifiers.build.grounding.build_grounding` decides the emission gate and
-`certifiers.build.residue.build_residue` the maximal certifiable residue under the admission rule of
-SPEC 5.2 (C_ground strict when the gate blocks, C_norefute when it passes with W⁻ + W± > 0), with no
+`certifiers.builders.grounding.build_grounding` decides the emission gate and
+`certifiers.builders.residue.build_residue` the maximal certifiable residue under the admission rule
+of SPEC 5.2 (C_ground strict when the gate blocks, C_norefute when it passes with W⁻ + W± > 0), with
+no
 policy patterns, dependencies, conflicts or budget. Outcome: **emit** when the residue drops no
 claim (the answer goes out unchanged), **trim** when it drops some and keeps some (verdict
 `residue`), **block** when it keeps none (verdict `abstain`). A case whose oracle failed, whose
@@ -25,9 +26,9 @@ from fractions import Fraction
 
 import msgspec
 
-from certifiers.build.certify import quantize_score
-from certifiers.build.grounding import build_grounding
-from certifiers.build.residue import build_residue
+from certifiers.builders.certify import quantize_score
+from certifiers.builders.grounding import build_grounding
+from certifiers.builders.residue import build_residue
 from certifiers.types import (
     SCORE_SCALE,
     Claim,

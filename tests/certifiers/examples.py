@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from certifiers.build import certify
+from certifiers.builders import certify
 from certifiers.scenario import decode_scenario
 from certifiers.types import Bundle
 

@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from certifiers.build import certify
+from certifiers.builders import certify
 from certifiers.bundle import decode_bundle, encode_bundle
 from certifiers.canonical import canonical_digest
 from certifiers.errors import ScenarioError

@@ -9,7 +9,7 @@ from unittest.mock import patch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from certifiers.build.residue import solve_mcr
+from certifiers.builders.residue import solve_mcr
 from certifiers.types import Budget
 from certifiers.verification import search
 from certifiers.verification.search import best_residue, subset_is_feasible

@@ -265,10 +265,10 @@ def test_internal_errors_fail_closed(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_verifier_never_loads_the_builders() -> None:
-    """Importing and running the verifier loads no module of certifiers.build."""
+    """Importing and running the verifier loads no module of certifiers.builders."""
     code = (
         "import sys; from certifiers.verify import check_bundle; check_bundle(b'{}'); "
-        "print(sorted(m for m in sys.modules if m.startswith('certifiers.build')))"
+        "print(sorted(m for m in sys.modules if m.startswith('certifiers.builders')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

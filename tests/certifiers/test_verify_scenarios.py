@@ -10,7 +10,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from certifiers.build import certify
+from certifiers.builders import certify
 from certifiers.bundle import card_signing_payload, encode_bundle, with_signature
 from certifiers.scenario import decode_scenario
 from certifiers.types import Bundle, Residue

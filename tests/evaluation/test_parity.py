@@ -8,7 +8,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from certifiers.build.certify import certify
+from certifiers.builders.certify import certify
 from certifiers.scenario import decode_scenario
 from certifiers.verdict import verdict_name
 from proxy.evaluation.datasets import load_dataset

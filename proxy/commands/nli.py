@@ -1,0 +1,107 @@
+"""`assurance nli train|evaluate|export`: the embedded NLI model's training, measurement, packaging.
+
+Never on the request path. `train` fine-tunes a 3-label cross-encoder from the packaged MiniLM
+weights (`proxy.nli.train`) on the training mix of `shared/data/nli-train/` (`proxy.nli.data`), with
+checkpoints and resumption under `--out`. Exit status: 0 done (or paused at `--time-limit-min`);
+2 bad input (missing data, malformed row, an `--out` holding a different run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from oracles.models import default_embedding_model_path
+from proxy.nli.data import (
+    DEFAULT_TRAIN_CAPS,
+    DataError,
+    default_data_dir,
+    stratified_subset,
+    training_mix,
+    validation_pairs,
+)
+from proxy.nli.train import TrainSettings, train
+
+EXIT_BAD_INPUT = 2
+DEFAULT_OUT = Path(".assurance/nli-train")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register `nli`'s nested subcommands."""
+    nested = parser.add_subparsers(dest="nli_command", required=True)
+    train = nested.add_parser("train", help="fine-tune the NLI cross-encoder (resumable)")
+    train.add_argument(
+        "--data-dir", type=Path, help="default: <repository>/../shared/data/nli-train"
+    )
+    train.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"default {DEFAULT_OUT}")
+    train.add_argument("--seed", type=int, default=13)
+    train.add_argument("--epochs", type=int, default=1)
+    train.add_argument("--batch-size", type=int, default=16)
+    train.add_argument("--learning-rate", type=float, default=3e-5)
+    train.add_argument("--max-length", type=int, default=128)
+    train.add_argument("--eval-every", type=int, default=400, help="steps between validations")
+    train.add_argument(
+        "--eval-pairs", type=int, default=1000, help="stratified validation subset size"
+    )
+    train.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    train.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="multiply every per-source cap of the default mix (e.g. 0.01 for a smoke run)",
+    )
+    train.add_argument("--max-steps", type=int, help="stop after N steps (default: the mix)")
+    train.add_argument("--time-limit-min", type=float, help="checkpoint and stop after M minutes")
+    train.set_defaults(_nli=_run_train)
+
+
+def _caps(scale: float) -> dict[str, int | None]:
+    if scale == 1.0:
+        return dict(DEFAULT_TRAIN_CAPS)
+    return {
+        stem: max(1, round((cap if cap is not None else 4000) * scale))
+        for stem, cap in DEFAULT_TRAIN_CAPS.items()
+    }
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    data_dir = args.data_dir or default_data_dir()
+    try:
+        pairs = training_mix(data_dir, _caps(args.scale), seed=args.seed)
+        validation = stratified_subset(validation_pairs(data_dir), args.eval_pairs, seed=args.seed)
+    except (DataError, OSError) as exc:
+        print(f"assurance nli train: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    settings = TrainSettings(
+        base_model=str(default_embedding_model_path()),
+        seed=args.seed,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        max_length=args.max_length,
+        eval_every=args.eval_every,
+        threads=args.threads,
+    )
+    print(f"training on {len(pairs)} pairs, validating on {len(validation)}", file=sys.stderr)
+    try:
+        best = train(
+            pairs,
+            validation,
+            settings,
+            args.out,
+            max_steps=args.max_steps,
+            time_limit_s=None if args.time_limit_min is None else args.time_limit_min * 60,
+            log=lambda line: print(line, file=sys.stderr),
+        )
+    except ValueError as exc:
+        print(f"assurance nli train: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(best)
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the chosen `nli` subcommand."""
+    code: int = args._nli(args)
+    return code

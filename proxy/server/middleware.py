@@ -1,0 +1,127 @@
+"""The one edge middleware: request id, proxy auth, concurrency limit, error mapping, access log.
+
+Every request gets an id (returned as `X-Request-Id`). Probe routes (`/healthz`, `/readyz`,
+`/metrics`) skip auth and the concurrency limit. Any `ProxyError` becomes OpenAI's error JSON with
+its status; aiohttp's own HTTP errors (unknown route, 405, body over `client_max_size`) are mapped
+to the same shape; anything unexpected becomes a 500 with a generic message and the traceback goes
+only to the log. One structlog line per request reports id, route, model, upstream, mode, status and
+latency, never headers, keys or message text. A client that disconnects is logged with status 499.
+The access line carries `request_id` explicitly; the assurance pipeline binds it in structlog's
+context vars for its own lines (kept off the mode-off hot path).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+import structlog
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+from proxy.server.errors import (
+    BodyTooLargeError,
+    HTTPProtocolError,
+    NotFoundError,
+    ProxyError,
+    TooManyRequestsError,
+)
+from proxy.server.responses import error_response
+from proxy.server.state import REQUEST_INFO, ProxyState, RequestInfo
+
+PROBE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+CLIENT_CLOSED = 499
+_UNMATCHED_ROUTE = "unmatched"
+
+
+def new_request_id() -> str:
+    """A random request id (96 bits, hex)."""
+    return "req_" + os.urandom(12).hex()
+
+
+def make_edge_middleware(state: ProxyState) -> Middleware:
+    """The middleware bound to one app's state."""
+    log = structlog.get_logger("proxy.access")
+    server = state.config.server
+    metrics = state.metrics
+
+    @web.middleware
+    async def edge(request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.perf_counter()
+        info = RequestInfo(request_id=new_request_id())
+        request[REQUEST_INFO] = info
+        probe = request.path in PROBE_PATHS
+        counted = False
+        status = 500
+        try:
+            if not probe:
+                if state.client_keys is not None:
+                    state.client_keys.check(request.headers.get("Authorization"))
+                if state.in_flight >= server.max_concurrency:
+                    raise TooManyRequestsError(
+                        f"Expected at most {server.max_concurrency} concurrent requests, got more;"
+                        " retry later"
+                    )
+                state.in_flight += 1
+                counted = True
+            response = await handler(request)
+            status = response.status
+            return response
+        except ProxyError as exc:
+            status = exc.status
+            return error_response(exc)
+        except web.HTTPException as exc:
+            error = _from_http_exception(exc, server.max_body_bytes)
+            status = error.status
+            return error_response(error)
+        except (asyncio.CancelledError, ConnectionResetError):
+            status = CLIENT_CLOSED
+            raise
+        except Exception as exc:
+            log.exception(
+                "unhandled_error", request_id=info.request_id, error_type=type(exc).__name__
+            )
+            status = 500
+            return error_response(ProxyError("The proxy hit an internal error; see its logs"))
+        finally:
+            if counted:
+                state.in_flight -= 1
+            resource = request.match_info.route.resource
+            route = resource.canonical if resource is not None else _UNMATCHED_ROUTE
+            upstream = info.upstream or "none"
+            metrics.count_request(route, status, upstream)
+            if not probe or status >= 400:
+                log.info(
+                    "request",
+                    request_id=info.request_id,
+                    method=request.method,
+                    route=route,
+                    model=info.model,
+                    upstream=upstream,
+                    mode=info.mode,
+                    stream=info.stream,
+                    status=status,
+                    latency_ms=round((time.perf_counter() - started) * 1000.0, 3),
+                )
+
+    return edge
+
+
+def _from_http_exception(exc: web.HTTPException, max_body_bytes: int) -> ProxyError:
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
+        return BodyTooLargeError(
+            f"Expected a request body of at most {max_body_bytes} bytes, got more"
+        )
+    if isinstance(exc, web.HTTPNotFound):
+        return NotFoundError(
+            "Expected a known route such as /v1/chat/completions, got another path"
+        )
+    return HTTPProtocolError(exc.reason, status=exc.status)
+
+
+async def add_request_id_header(request: web.Request, response: web.StreamResponse) -> None:
+    """`on_response_prepare` hook: every response (streams included) carries `X-Request-Id`."""
+    info = request.get(REQUEST_INFO)
+    if info is not None:
+        response.headers["X-Request-Id"] = info.request_id

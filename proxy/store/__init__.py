@@ -1,0 +1,1 @@
+"""Persistence of certified bundles, keyed by replay handle (SQLite, embedded)."""

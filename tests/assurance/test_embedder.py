@@ -1,0 +1,50 @@
+"""The real all-MiniLM-L6-v2 embedder, loaded offline, yields an embedding certificate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import aiohttp
+import pytest
+from openai import AsyncOpenAI
+
+from tests.assurance.clinical import EVIDENCE, MESSAGES, SUPPORTED, assurance_of, headers
+from tests.assurance.conftest import assured_proxy
+from tests.fakes.openai_server import FakeOpenAIServer, JsonReply, chat_completion
+
+
+async def test_minilm_embedder_produces_an_embedding_certificate(
+    fake_upstream: FakeOpenAIServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With `sentence_transformers` offline, the bundle holds an embedding certificate at d=384."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    fake_upstream.script(JsonReply(chat_completion(SUPPORTED)))
+    oracles = {"embedder": {"kind": "sentence_transformers"}}
+    async with (
+        assured_proxy(fake_upstream.base_url, tmp_path, oracles=oracles) as proxy,
+        AsyncOpenAI(base_url=proxy.base_url, api_key="k", max_retries=0) as client,
+    ):
+        completion = await client.chat.completions.create(
+            model="gpt-fake",
+            messages=MESSAGES,
+            extra_headers=headers("enforce"),
+            extra_body={"assurance": {"evidence": EVIDENCE}},
+        )
+        assurance = assurance_of(completion)
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"{proxy.base_url}/assurance/cards/{assurance['replay_handle']}") as got,
+        ):
+            bundle = json.loads(await got.read())
+    embedding = bundle["certificates"]["embedding"]
+    assert embedding["dim"] == 384
+    assert embedding["invariant"]
+    assert embedding["significant"]
+    assert bundle["certificates"]["context"]["oracles"]["embedder"]["adapter"] == (
+        "sentence_transformers"
+    )
+    card = assurance["card"]
+    assert card["semantic_agreement"] is not None
+    assert "stability" not in " ".join(card["unverified_layers"])
