@@ -21,11 +21,13 @@ from certifiers.types import (
     SCORE_SCALE,
     ActionState,
     Aggregation,
+    Calibration,
     DisableableLayer,
     Frozen,
     Layer,
     OracleFailure,
     OracleRecord,
+    Prefilter,
     Provenance,
     ToolCall,
     ToolSchema,
@@ -62,6 +64,8 @@ class NLIIn(Frozen, frozen=True, kw_only=True):
     entail: tuple[tuple[Number, ...], ...]
     contradict: tuple[tuple[Number, ...], ...]
     quantized: bool = False
+    prefilter: Prefilter | None = None
+    calibration: Calibration | None = None
 
 
 class ThresholdsIn(Frozen, frozen=True, kw_only=True):

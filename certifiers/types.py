@@ -105,6 +105,36 @@ class Context(Frozen, frozen=True, kw_only=True):
 # --- §5 conflict-aware grounding ---------------------------------------------------------------
 
 
+class Prefilter(Frozen, frozen=True, kw_only=True):
+    """Which cells of a `per_chunk` matrix the NLI oracle judged: each claim's top-k chunks.
+
+    Data. `similarity[i][j]` is the pre-filter's recorded similarity of claim i and chunk j
+    (integers over 10⁶); `judged[i]` must be the k indices with the highest similarity, best first,
+    ties to the lower index, and every other cell scores (0, 0): neutral (assumption
+    `EmbeddingPrefilter`: a chunk outside the top k neither supports nor contradicts the claim).
+    """
+
+    method: Literal["embedding_top_k"] = "embedding_top_k"
+    k: int
+    model: str
+    similarity: tuple[tuple[int, ...], ...]
+    judged: tuple[tuple[int, ...], ...]
+
+
+class Calibration(Frozen, frozen=True, kw_only=True):
+    """The NLI model card's expected calibration error for the exact weights that judged.
+
+    Data, declared as assumption `CalibrationRecord`: measured once on the validation split named
+    by its digest, not per call. The card's `calibration_gap` equals `expected_calibration_error`.
+    """
+
+    model_fingerprint: str
+    validation_digest: str
+    validation_pairs: int
+    expected_calibration_error: Fraction
+    bins: int
+
+
 class SupportMatrix(Frozen, frozen=True, kw_only=True):
     """Quantized NLI scores, claims x chunks (or claims x 1 for concat), as integers over `scale`.
 
@@ -116,6 +146,7 @@ class SupportMatrix(Frozen, frozen=True, kw_only=True):
     scale: int
     entail: tuple[tuple[int, ...], ...]
     contradict: tuple[tuple[int, ...], ...]
+    prefilter: Prefilter | None = None
 
 
 class Masses(Frozen, frozen=True, kw_only=True):
@@ -141,6 +172,7 @@ class GroundingCertificate(Frozen, frozen=True, kw_only=True):
     # data
     support: SupportMatrix
     thresholds: Thresholds
+    calibration: Calibration | None = None
     # derived
     beta_plus: tuple[Fraction, ...]
     beta_minus: tuple[Fraction, ...]

@@ -34,14 +34,18 @@ class DecomposerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
 class NLIConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """`[oracles.nli]`: (claim, evidence) -> signed support."""
 
-    kind: Literal["llm", "cross_encoder", "tei", "lexical"] = "lexical"
+    # default: the embedded cross-encoder shipped in the package (`oracles.embedded`)
+    kind: Literal["llm", "cross_encoder", "tei", "lexical"] = "cross_encoder"
     model: str | None = None
     upstream: str | None = None
     url: str | None = None
+    # cross_encoder weights; None = the embedded model
     model_path: str | None = None
     # model label (case-insensitive) -> one of "entailment", "contradiction", "neutral"
     labels: dict[str, str] = msgspec.field(default_factory=dict)
-    aggregation: Literal["concat", "per_chunk"] = "concat"
+    aggregation: Literal["concat", "per_chunk"] = "per_chunk"
+    # per_chunk: judge each claim against its top_k chunks by MiniLM similarity (0 = every chunk)
+    top_k: int = 3
     timeout_s: float = 30.0
     # pairs per TEI /predict request or cross-encoder batch (a request's batches run concurrently)
     batch_size: int = 32
@@ -58,6 +62,8 @@ class NLIConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
             batch_size=self.batch_size,
             max_concurrency=self.max_concurrency,
         )
+        if self.top_k < 0:
+            raise ValueError(f"Expected top_k >= 0, got {self.top_k!r} - at [oracles.nli]")
 
 
 class ParaphraserConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

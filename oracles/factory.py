@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Protocol
 
 import msgspec
@@ -24,11 +25,14 @@ from oracles.config import (
     ParaphraserConfig,
 )
 from oracles.decomposers import LLMDecomposer, SentenceDecomposer
+from oracles.embedded import embedded_nli_model_path
 from oracles.embedders import OpenAIEmbedder, SentenceTransformerEmbedder, TEIEmbedder
 from oracles.errors import OracleConfigError
+from oracles.nli_common import PairJudge
 from oracles.nli_cross_encoder import CrossEncoderJudge
 from oracles.nli_lexical import LexicalJudge
 from oracles.nli_llm import LLMJudge
+from oracles.nli_prefilter import EmbeddingPrefilter
 from oracles.nli_tei import TEIJudge
 from oracles.paraphrasers import LLMParaphraser, RulesParaphraser
 from oracles.protocols import (
@@ -92,6 +96,18 @@ def _decomposer(cfg: DecomposerConfig, chat: Mapping[str, ChatClient]) -> Decomp
 
 
 def _nli(cfg: NLIConfig, chat: Mapping[str, ChatClient]) -> NLIJudge:
+    judge = _nli_judge(cfg, chat)
+    if cfg.aggregation == "per_chunk" and cfg.top_k > 0:
+        try:
+            judge.prefilter = EmbeddingPrefilter(cfg.top_k, device=cfg.device)
+        except (OSError, ValueError) as exc:
+            raise OracleConfigError(
+                "nli", f"cannot load the top_k pre-filter's embedding model: {exc}"
+            ) from exc
+    return judge
+
+
+def _nli_judge(cfg: NLIConfig, chat: Mapping[str, ChatClient]) -> PairJudge:
     where = "oracles.nli"
     match cfg.kind:
         case "lexical":
@@ -121,7 +137,7 @@ def _nli(cfg: NLIConfig, chat: Mapping[str, ChatClient]) -> NLIJudge:
             )
         case "cross_encoder":
             return CrossEncoderJudge(
-                model_path=_need(where, cfg.model_path, "model_path", cfg.kind),
+                model_path=cfg.model_path or str(_embedded_model(where)),
                 model=cfg.model,
                 labels=cfg.labels,
                 aggregation=cfg.aggregation,
@@ -129,6 +145,13 @@ def _nli(cfg: NLIConfig, chat: Mapping[str, ChatClient]) -> NLIJudge:
                 batch_size=cfg.batch_size,
                 device=cfg.device,
             )
+
+
+def _embedded_model(where: str) -> Path:
+    try:
+        return embedded_nli_model_path()
+    except FileNotFoundError as exc:
+        raise OracleConfigError("nli", f"{exc}; set model_path - at [{where}]") from exc
 
 
 def _paraphraser(cfg: ParaphraserConfig, chat: Mapping[str, ChatClient]) -> Paraphraser:

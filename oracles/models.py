@@ -49,7 +49,14 @@ class CrossEncoderModel:
 
     def __init__(self, path: Path, *, device: str | None) -> None:
         library: Any = importlib.import_module("sentence_transformers")  # optional dependency
-        self._model: Any = library.CrossEncoder(str(path), device=device, local_files_only=True)
+        torch: Any = importlib.import_module("torch")
+        # fp16 weights on disk (the shipped model) run in fp32: faster and exact enough on CPU
+        self._model: Any = library.CrossEncoder(
+            str(path),
+            device=device,
+            local_files_only=True,
+            model_kwargs={"dtype": torch.float32},
+        )
 
     def id2label(self) -> dict[int, str]:
         """Output column -> label name, from the model's config."""

@@ -16,10 +16,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import msgspec
+
 from oracles.calls import with_timeout
 from oracles.errors import OracleConfigError, OracleOutputError
+from oracles.nli_context import hypothesis_for
+from oracles.nli_prefilter import ChunkPrefilter
 from oracles.transcript import digest_call
-from oracles.types import Aggregation, NLIJudgments
+from oracles.types import Aggregation, CalibrationClaim, NLIJudgments, PrefilterRecord
 
 CANONICAL_LABELS = ("entailment", "contradiction", "neutral")
 DEFAULT_LABELS: Mapping[str, str] = {
@@ -96,18 +100,13 @@ def scores_from_labels(
     return (totals["entailment"], totals["contradiction"])
 
 
-def build_pairs(
-    claims: Sequence[str], evidence: Sequence[str], aggregation: Aggregation
-) -> list[tuple[str, str]]:
-    """(premise, hypothesis) pairs, row-major: claims x chunks, or claims x [evidence joined]."""
-    if not evidence:
-        raise ValueError(
-            "Expected at least one evidence chunk for NLI, got none - at judge(evidence)"
-        )
-    if aggregation == "concat":
-        premise = EVIDENCE_SEPARATOR.join(evidence)
-        return [(premise, claim) for claim in claims]
-    return [(chunk, claim) for claim in claims for chunk in evidence]
+def judged_cells(
+    claims: int, width: int, prefilter: PrefilterRecord | None
+) -> list[tuple[int, int]]:
+    """(claim, column) cells to judge, row-major: every cell, or each claim's top-k chunks."""
+    if prefilter is None:
+        return [(i, j) for i in range(claims) for j in range(width)]
+    return [(i, j) for i in range(claims) for j in sorted(prefilter.judged[i])]
 
 
 class PairJudge(ABC):
@@ -116,10 +115,20 @@ class PairJudge(ABC):
     adapter: str
     model: str
     model_version: str = ""
+    #: judge short claims as "question + answer" (off for the lexical heuristic)
+    judges_in_context: bool = True
 
-    def __init__(self, *, aggregation: Aggregation, timeout_s: float) -> None:
+    def __init__(
+        self,
+        *,
+        aggregation: Aggregation,
+        timeout_s: float,
+        prefilter: ChunkPrefilter | None = None,
+    ) -> None:
         self.aggregation: Aggregation = aggregation
         self._timeout_s = timeout_s
+        self.prefilter = prefilter
+        self.calibration: CalibrationClaim | None = None
 
     @property
     def oracle(self) -> str:
@@ -140,17 +149,42 @@ class PairJudge(ABC):
     async def _score_pairs(self, pairs: list[tuple[str, str]]) -> tuple[list[PairScores], Any]:
         """Scores per pair plus the raw model output (recorded in the transcript)."""
 
-    async def judge(self, claims: Sequence[str], evidence: Sequence[str]) -> NLIJudgments:
-        """Judge every claim against the evidence in one concurrent round."""
-        pairs = build_pairs(claims, evidence, self.aggregation)
+    async def judge(
+        self, claims: Sequence[str], evidence: Sequence[str], *, query: str | None = None
+    ) -> NLIJudgments:
+        """Judge every claim against the evidence in one concurrent round.
+
+        Short claims are judged as "question + answer" (`oracles.nli_context`); with `per_chunk`
+        and a pre-filter, each claim only against its top-k chunks (`oracles.nli_prefilter`).
+        """
+        if not evidence:
+            raise ValueError(
+                "Expected at least one evidence chunk for NLI, got none - at judge(evidence)"
+            )
+        context = query if self.judges_in_context else None
+        hypotheses = [hypothesis_for(claim, context) for claim in claims]
+        prefilter: PrefilterRecord | None = None
+        if (
+            self.aggregation == "per_chunk"
+            and self.prefilter is not None
+            and len(evidence) > self.prefilter.k
+        ):
+            prefilter = await with_timeout(
+                self.oracle, self._timeout_s, self.prefilter.select(hypotheses, evidence)
+            )
+        width = 1 if self.aggregation == "concat" else len(evidence)
+        cells = judged_cells(len(claims), width, prefilter)
+        premises = [EVIDENCE_SEPARATOR.join(evidence)] if self.aggregation == "concat" else evidence
+        pairs = [(premises[j], hypotheses[i]) for i, j in cells]
         scores, raw = await with_timeout(self.oracle, self._timeout_s, self._run(pairs))
         if len(scores) != len(pairs):
             raise OracleOutputError(
                 self.oracle, f"expected {len(pairs)} judgments, got {len(scores)} - at outputs"
             )
-        width = 1 if self.aggregation == "concat" else len(evidence)
-        entail = [[scores[i * width + j][0] for j in range(width)] for i in range(len(claims))]
-        contradict = [[scores[i * width + j][1] for j in range(width)] for i in range(len(claims))]
+        entail = [[0.0] * width for _ in claims]
+        contradict = [[0.0] * width for _ in claims]
+        for (i, j), (plus, minus) in zip(cells, scores, strict=True):
+            entail[i][j], contradict[i][j] = plus, minus
         digest = digest_call(
             oracle="nli",
             adapter=self.adapter,
@@ -158,8 +192,10 @@ class PairJudge(ABC):
             model_version=self.model_version,
             inputs={
                 "claims": list(claims),
+                "hypotheses": hypotheses,
                 "evidence": list(evidence),
                 "aggregation": self.aggregation,
+                "prefilter": None if prefilter is None else msgspec.to_builtins(prefilter),
             },
             outputs={"entail": entail, "contradict": contradict, "raw": raw},
         )
@@ -170,4 +206,6 @@ class PairJudge(ABC):
             adapter=self.adapter,
             model=self.model,
             digest=digest,
+            prefilter=prefilter,
+            calibration=self.calibration,
         )

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from oracles.embedded import EMBEDDED_NLI_DIR, EMBEDDED_NLI_NAME, read_calibration
 from oracles.errors import OracleConfigError, OracleOutputError
 from oracles.models import CrossEncoderModel, fingerprint
 from oracles.nli_common import (
@@ -23,7 +24,11 @@ from oracles.nli_common import (
     PairScores,
     scores_from_labels,
 )
-from oracles.types import Aggregation
+from oracles.types import Aggregation, CalibrationClaim
+
+
+def _model_name(path: Path) -> str:
+    return EMBEDDED_NLI_NAME if path.resolve() == EMBEDDED_NLI_DIR / "model" else path.name
 
 
 class CrossEncoderJudge(PairJudge):
@@ -44,14 +49,24 @@ class CrossEncoderJudge(PairJudge):
     ) -> None:
         super().__init__(aggregation=aggregation, timeout_s=timeout_s)
         path = Path(model_path)
-        self.model = model or path.name
         try:
             self.model_version = fingerprint(path)
+            # the model's identity is its weights: name@fingerprint (calibration records bind to it)
+            self.model = f"{model or _model_name(path)}@{self.model_version}"
             self._model = CrossEncoderModel(path, device=device)
+            record = read_calibration(path, self.model_version)
         except (OSError, ValueError) as exc:
             raise OracleConfigError(
                 self.oracle, f"cannot load a cross-encoder from model_path={model_path!r}: {exc}"
             ) from exc
+        if record is not None:
+            self.calibration = CalibrationClaim(
+                model_fingerprint=record.model_fingerprint,
+                validation_digest=record.validation_digest,
+                validation_pairs=record.validation_pairs,
+                expected_calibration_error=f"{record.expected_calibration_error:.6f}",
+                bins=record.bins,
+            )
         self._labels = LabelMap(self.oracle, labels)
         self.columns = self._column_labels(self._model.id2label())
         self._batch_size = batch_size

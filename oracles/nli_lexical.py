@@ -92,6 +92,8 @@ class LexicalJudge(PairJudge):
     adapter = "lexical"
     model = LEXICAL_VERSION
 
+    judges_in_context = False
+
     def __init__(self, *, aggregation: Aggregation, timeout_s: float = 30.0) -> None:
         super().__init__(aggregation=aggregation, timeout_s=timeout_s)
 

@@ -42,7 +42,9 @@ class NLIJudge(Protocol):
     adapter: str
     model: str
 
-    async def judge(self, claims: Sequence[str], evidence: Sequence[str]) -> NLIJudgments: ...
+    async def judge(
+        self, claims: Sequence[str], evidence: Sequence[str], *, query: str | None = None
+    ) -> NLIJudgments: ...
 
 
 class Paraphraser(Protocol):

@@ -51,6 +51,37 @@ class Decomposition(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
         _check_digest(self.digest)
 
 
+class PrefilterRecord(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Which (claim, chunk) pairs were judged: each claim's top-k chunks by embedding similarity.
+
+    `similarity[i][j]` is the cosine of claim i and chunk j as an integer over 10⁶ (the pre-filter's
+    own output, recorded as data); `judged[i]` lists the k chunk indices with the highest
+    similarity, best first, ties to the lower index. Unjudged cells score (0, 0): neutral.
+    """
+
+    method: Literal["embedding_top_k"] = "embedding_top_k"
+    k: int
+    model: str
+    similarity: list[list[int]]
+    judged: list[list[int]]
+
+    def __post_init__(self) -> None:
+        if self.k < 1:
+            raise ValueError(f"Expected k >= 1, got {self.k}")
+        if len(self.similarity) != len(self.judged):
+            raise ValueError("Expected one similarity row and one judged list per claim")
+
+
+class CalibrationClaim(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The model card's expected calibration error for the judge's exact weights (an assumption)."""
+
+    model_fingerprint: str
+    validation_digest: str
+    validation_pairs: int
+    expected_calibration_error: str  # decimal text, read exactly by the certifiers
+    bins: int
+
+
 class NLIJudgments(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Signed support per (claim, evidence column): claims x chunks or claims x 1 (`concat`).
 
@@ -63,6 +94,8 @@ class NLIJudgments(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     adapter: str
     model: str
     digest: str
+    prefilter: PrefilterRecord | None = None
+    calibration: CalibrationClaim | None = None
 
     def __post_init__(self) -> None:
         _check_digest(self.digest)

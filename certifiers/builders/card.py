@@ -204,6 +204,11 @@ def build_card(certs: Certificates) -> Card:
         contested_mass=masses.contested if masses else None,
         unknown_mass=masses.unknown if masses else None,
         emitted=None if isinstance(verdict, Abstain) else emitted_masses(certs),
+        calibration_gap=(
+            certs.grounding.calibration.expected_calibration_error
+            if certs.grounding is not None and certs.grounding.calibration is not None
+            else None
+        ),
         in_scope=len(held) == len(SCOPE_PREDICATES),
         scope_predicates_held=held,
         source_snapshot_hash=ctx.evidence_digest,

@@ -15,6 +15,7 @@ from certifiers.builders.actions import build_actions
 from certifiers.builders.card import build_card
 from certifiers.builders.embedding import build_embedding
 from certifiers.builders.grounding import build_grounding
+from certifiers.builders.prefilter import check_calibration, check_prefilter
 from certifiers.builders.residue import build_residue
 from certifiers.builders.stability import build_stability, proxy_layers
 from certifiers.canonical import canonical_digest
@@ -153,9 +154,14 @@ def _grounding(
         scale=SCORE_SCALE,
         entail=tuple(map(_ints, nli.entail)),
         contradict=tuple(map(_ints, nli.contradict)),
+        prefilter=nli.prefilter,
     )
+    if nli.prefilter is not None:
+        check_prefilter(support, len(scenario.evidence))
+    if nli.calibration is not None:
+        check_calibration(nli.calibration, scenario.oracles.get("nli"))
     digests = _digests(scenario, ("decomposer", "nli"))
-    return build_grounding(decomposition, support, thresholds, digests)
+    return build_grounding(decomposition, support, thresholds, digests, calibration=nli.calibration)
 
 
 def _embedding(scenario: Scenario, failed: set[str]) -> EmbeddingCertificate | None:

@@ -16,6 +16,7 @@ from operator import add, not_
 from certifiers.errors import CertificationError
 from certifiers.tokens import content_tokens
 from certifiers.types import (
+    Calibration,
     Claim,
     Decomposition,
     GroundingCertificate,
@@ -112,6 +113,8 @@ def build_grounding(
     support: SupportMatrix,
     thresholds: Thresholds,
     oracle_digests: Mapping[str, str],
+    *,
+    calibration: Calibration | None = None,
 ) -> GroundingCertificate:
     """Build the grounding certificate; every derived field follows from the data above."""
     claims = decomposition.claims
@@ -139,5 +142,19 @@ def build_grounding(
         masses=masses,
         emitted=emission_gate(masses, thresholds),
         reconstruction=reconstruction_of(decomposition),
+        calibration=calibration,
+        assumptions=grounding_assumptions(support, calibration),
         oracle_digests=dict(oracle_digests),
     )
+
+
+def grounding_assumptions(
+    support: SupportMatrix, calibration: Calibration | None
+) -> tuple[str, ...]:
+    """The oracle assumptions a grounding certificate relies on (SPEC 6 tier 4, plus records)."""
+    names = ["DecompositionOracle", "SignedSupportOracle"]
+    if support.prefilter is not None:
+        names.append("EmbeddingPrefilter")
+    if calibration is not None:
+        names.append("CalibrationRecord")
+    return tuple(names)

@@ -20,7 +20,17 @@ from certifiers.verification.report import Report
 __all__ = ["ALLOWED_ASSUMPTIONS", "check_rules"]
 
 #: SPEC 6: the tier-4 oracle assumptions; tiers below are kernel-free checks and need no name
-ALLOWED_ASSUMPTIONS = frozenset({"DecompositionOracle", "SignedSupportOracle", "ParaphraseOracle"})
+#: plus the grounding records: a top-k pre-filter's unjudged cells are neutral, and the NLI model
+#: card's calibration error holds for its weights
+ALLOWED_ASSUMPTIONS = frozenset(
+    {
+        "DecompositionOracle",
+        "SignedSupportOracle",
+        "ParaphraseOracle",
+        "EmbeddingPrefilter",
+        "CalibrationRecord",
+    }
+)
 
 _EXPECTED_ASSUMPTIONS: Mapping[str, tuple[str, ...]] = {
     "grounding": ("DecompositionOracle", "SignedSupportOracle"),
@@ -56,7 +66,14 @@ def _check_declarations(certs: Certificates, report: Report) -> None:
             not unknown,
             f"expected assumptions within {sorted(ALLOWED_ASSUMPTIONS)}, got {unknown}",
         )
-        report.expect(f"{kind}.assumptions", _EXPECTED_ASSUMPTIONS[kind], cert.assumptions)
+        expected = _EXPECTED_ASSUMPTIONS[kind]
+        if kind == "grounding" and certs.grounding is not None:
+            expected = (
+                *expected,
+                *(("EmbeddingPrefilter",) if certs.grounding.support.prefilter else ()),
+                *(("CalibrationRecord",) if certs.grounding.calibration else ()),
+            )
+        report.expect(f"{kind}.assumptions", expected, cert.assumptions)
         digests = {
             role: record.digest
             for role, record in certs.context.oracles.items()

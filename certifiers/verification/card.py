@@ -227,6 +227,11 @@ def _expected_card(certs: Certificates, facts: Facts) -> Card:
         contested_mass=masses["contested"],
         unknown_mass=masses["unknown"],
         emitted=None if abstain else _emitted(certs, facts),
+        calibration_gap=(
+            None
+            if certs.grounding is None or certs.grounding.calibration is None
+            else certs.grounding.calibration.expected_calibration_error
+        ),
         in_scope=len(held) == len(_SCOPE),
         scope_predicates_held=held,
         source_snapshot_hash=ctx.evidence_digest,

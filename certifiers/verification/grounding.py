@@ -22,6 +22,7 @@ from certifiers.verification.report import Report
 __all__ = ["GroundingFacts", "check_grounding", "classify_status", "mass_vector"]
 
 _STATUSES: tuple[Status, ...] = ("supported", "contradicted", "contested", "unknown")
+SIMILARITY_SCALE = 10**6
 
 
 class GroundingFacts(NamedTuple):
@@ -119,6 +120,82 @@ def _row_betas(
     return max(Fraction(plain_e, scale), repaired_e), max(Fraction(plain_c, scale), repaired_c)
 
 
+def _top_k(row: tuple[int, ...], k: int) -> tuple[int, ...]:
+    """The k indices with the largest values, best first, ties to the lower index."""
+    ranked: list[int] = []
+    remaining = list(range(len(row)))
+    while remaining and len(ranked) < k:
+        best = remaining[0]
+        for j in remaining[1:]:
+            if row[j] > row[best]:
+                best = j
+        ranked.append(best)
+        remaining.remove(best)
+    return tuple(ranked)
+
+
+def _check_prefilter(cert: GroundingCertificate, columns: int, report: Report) -> None:
+    """Judged sets are each claim's top k by the recorded similarity; unjudged cells are (0, 0)."""
+    support, pre = cert.support, cert.support.prefilter
+    if pre is None:
+        return
+    report.expect("grounding.support.prefilter.aggregation", "per_chunk", support.aggregation)
+    report.require(
+        "grounding.support.prefilter.k",
+        1 <= pre.k < columns,
+        f"expected 1 <= k < {columns} chunks, got {pre.k}",
+    )
+    rows = len(support.entail)
+    if not report.expect("grounding.support.prefilter.rows", rows, len(pre.similarity)):
+        return
+    if not report.expect("grounding.support.prefilter.rows", rows, len(pre.judged)):
+        return
+    for i, row in enumerate(pre.similarity):
+        where = f"grounding.support.prefilter.similarity[{i}]"
+        if not report.expect(f"{where}.columns", columns, len(row)):
+            continue
+        report.require(
+            where,
+            all(-SIMILARITY_SCALE <= v <= SIMILARITY_SCALE for v in row),
+            "expected similarities within [-10^6, 10^6]",
+        )
+        report.expect(f"grounding.support.prefilter.judged[{i}]", _top_k(row, pre.k), pre.judged[i])
+        judged = set(pre.judged[i])
+        entail, contradict = support.entail[i], support.contradict[i]
+        stray = [
+            j
+            for j in range(min(columns, len(entail), len(contradict)))
+            if j not in judged and (entail[j] != 0 or contradict[j] != 0)
+        ]
+        report.expect(f"grounding.support.prefilter.unjudged[{i}]", [], stray)
+
+
+def _check_calibration(certs: Certificates, cert: GroundingCertificate, report: Report) -> None:
+    """The calibration record is in range and names the fingerprint of the NLI model that judged."""
+    record = cert.calibration
+    if record is None:
+        return
+    error = record.expected_calibration_error
+    report.require(
+        "grounding.calibration.expected_calibration_error",
+        Fraction(0) <= error <= 1,
+        f"expected a rational in [0, 1], got {error}",
+    )
+    report.require(
+        "grounding.calibration.counts",
+        record.validation_pairs >= 1 and record.bins >= 1,
+        "expected validation_pairs >= 1 and bins >= 1",
+    )
+    nli = certs.context.oracles.get("nli")
+    model = nli.model if nli is not None else None
+    report.require(
+        "grounding.calibration.model_fingerprint",
+        model is not None and model.endswith("@" + record.model_fingerprint),
+        f"expected the fingerprint of the recorded NLI model {model!r}, got "
+        f"{record.model_fingerprint!r}",
+    )
+
+
 def check_grounding(
     certs: Certificates, cert: GroundingCertificate, report: Report
 ) -> GroundingFacts:
@@ -146,6 +223,8 @@ def check_grounding(
     else:
         beta_plus = [Fraction(0)] * len(claims)
         beta_minus = [Fraction(0)] * len(claims)
+    _check_prefilter(cert, columns, report)
+    _check_calibration(certs, cert, report)
     report.expect("grounding.beta_plus", beta_plus, cert.beta_plus)
     report.expect("grounding.beta_minus", beta_minus, cert.beta_minus)
     statuses = tuple(

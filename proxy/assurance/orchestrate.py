@@ -169,7 +169,9 @@ async def run_grounding(
     judge = oracles.nli
     texts = [chunk.text for chunk in evidence]
     try:
-        nli = await _guarded("nli", judge.adapter, timeout_s, lambda: judge.judge(claims, texts))
+        nli = await _guarded(
+            "nli", judge.adapter, timeout_s, lambda: judge.judge(claims, texts, query=query)
+        )
     except _OracleFailedError as failed:
         return Grounding(decomposition=decomposition, nli=None, failures=(failed.failure,))
     return Grounding(decomposition=decomposition, nli=nli, failures=())

@@ -197,14 +197,25 @@ def nli_section(nli: NLIJudgments) -> dict[str, Any]:
     When a score is outside [0, 1] (or not finite) the floats go as before: the certifier rejects
     them with its own message.
     """
+    records: dict[str, Any] = {}
+    if nli.prefilter is not None:
+        records["prefilter"] = msgspec.to_builtins(nli.prefilter)
+    if nli.calibration is not None:
+        records["calibration"] = msgspec.to_builtins(nli.calibration)
     entail, contradict = quantized_scores(nli.entail), quantized_scores(nli.contradict)
     if entail is None or contradict is None:  # out of [0, 1] or not finite: let certifiers judge
-        return {"aggregation": nli.aggregation, "entail": nli.entail, "contradict": nli.contradict}
+        return {
+            "aggregation": nli.aggregation,
+            "entail": nli.entail,
+            "contradict": nli.contradict,
+            **records,
+        }
     return {
         "aggregation": nli.aggregation,
         "quantized": True,
         "entail": entail,
         "contradict": contradict,
+        **records,
     }
 
 

@@ -2,8 +2,11 @@
 
 Never on the request path. `train` fine-tunes a 3-label cross-encoder from the packaged MiniLM
 weights (`proxy.nli.train`) on the training mix of `shared/data/nli-train/` (`proxy.nli.data`), with
-checkpoints and resumption under `--out`. Exit status: 0 done (or paused at `--time-limit-min`);
-2 bad input (missing data, malformed row, an `--out` holding a different run).
+checkpoints and resumption under `--out`. `export` writes a checkpoint as the shipped fp16 model
+(`oracles/weights/nli-minilm-l6/model`), measures it on the validation split (`proxy.nli.evaluate`)
+and writes `evaluation.json` and the `calibration.json` record beside it. Exit status: 0 done (or
+paused at `--time-limit-min`); 2 bad input (missing data, malformed row, an `--out` holding a
+different run, no model at the checkpoint path).
 """
 
 from __future__ import annotations
@@ -12,6 +15,9 @@ import argparse
 import sys
 from pathlib import Path
 
+import msgspec
+
+from oracles.embedded import EMBEDDED_NLI_DIR
 from oracles.models import default_embedding_model_path
 from proxy.nli.data import (
     DEFAULT_TRAIN_CAPS,
@@ -21,6 +27,7 @@ from proxy.nli.data import (
     training_mix,
     validation_pairs,
 )
+from proxy.nli.evaluate import calibration_record, evaluate_model, export_model
 from proxy.nli.train import TrainSettings, train
 
 EXIT_BAD_INPUT = 2
@@ -38,13 +45,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     train.add_argument("--seed", type=int, default=13)
     train.add_argument("--epochs", type=int, default=1)
     train.add_argument("--batch-size", type=int, default=16)
-    train.add_argument("--learning-rate", type=float, default=3e-5)
-    train.add_argument("--max-length", type=int, default=128)
+    train.add_argument("--learning-rate", type=float, default=1e-4)
+    train.add_argument("--head-learning-rate", type=float, default=2e-3)
+    train.add_argument("--max-length", type=int, default=96)
+    train.add_argument(
+        "--frozen-layers", type=int, default=2, help="lowest encoder layers left untrained"
+    )
     train.add_argument("--eval-every", type=int, default=400, help="steps between validations")
     train.add_argument(
         "--eval-pairs", type=int, default=1000, help="stratified validation subset size"
     )
-    train.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    train.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     train.add_argument(
         "--scale",
         type=float,
@@ -54,6 +65,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     train.add_argument("--max-steps", type=int, help="stop after N steps (default: the mix)")
     train.add_argument("--time-limit-min", type=float, help="checkpoint and stop after M minutes")
     train.set_defaults(_nli=_run_train)
+    export = nested.add_parser(
+        "export",
+        help="write a checkpoint as the shipped fp16 model, measure it, write its calibration "
+        "record and evaluation",
+    )
+    export.add_argument("checkpoint", type=Path, help="e.g. .assurance/nli-train/best")
+    export.add_argument("--out", type=Path, default=EMBEDDED_NLI_DIR, help="default: the package")
+    export.add_argument(
+        "--data-dir", type=Path, help="default: <repository>/../shared/data/nli-train"
+    )
+    export.add_argument("--limit", type=int, help="evaluate on a stratified subset of N pairs")
+    export.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    export.add_argument("--seed", type=int, default=13)
+    export.set_defaults(_nli=_run_export)
 
 
 def _caps(scale: float) -> dict[str, int | None]:
@@ -79,9 +104,11 @@ def _run_train(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
+        head_learning_rate=args.head_learning_rate,
         max_length=args.max_length,
         eval_every=args.eval_every,
         threads=args.threads,
+        frozen_layers=args.frozen_layers,
     )
     print(f"training on {len(pairs)} pairs, validating on {len(validation)}", file=sys.stderr)
     try:
@@ -98,6 +125,35 @@ def _run_train(args: argparse.Namespace) -> int:
         print(f"assurance nli train: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     print(best)
+    return 0
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    data_dir = args.data_dir or default_data_dir()
+    try:
+        pairs = validation_pairs(data_dir)
+    except (DataError, OSError) as exc:
+        print(f"assurance nli export: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.limit is not None:
+        pairs = stratified_subset(pairs, args.limit, seed=args.seed)
+    if not (args.checkpoint / "config.json").is_file():
+        print(f"assurance nli export: no model at {args.checkpoint}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    model_dir = export_model(args.checkpoint, args.out)
+    print(f"measuring {model_dir} on {len(pairs)} validation pairs", file=sys.stderr)
+    evaluation = evaluate_model(model_dir, pairs, threads=args.threads)
+    (args.out / "evaluation.json").write_bytes(
+        msgspec.json.format(msgspec.json.encode(evaluation), indent=2) + b"\n"
+    )
+    record = calibration_record(evaluation)
+    (args.out / "calibration.json").write_bytes(
+        msgspec.json.format(msgspec.json.encode(record), indent=2) + b"\n"
+    )
+    print(
+        f"accuracy {evaluation.accuracy:.4f}, ECE {evaluation.expected_calibration_error:.4f}, "
+        f"{evaluation.batch32_pairs_per_s:.1f} pairs/s"
+    )
     return 0
 
 

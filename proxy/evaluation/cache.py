@@ -160,14 +160,17 @@ class CachedNLIJudge:
         self.adapter, self.model = inner.adapter, inner.model
         self._identity = _Identified(inner, settings)
 
-    async def judge(self, claims: Sequence[str], evidence: Sequence[str]) -> NLIJudgments:
+    async def judge(
+        self, claims: Sequence[str], evidence: Sequence[str], *, query: str | None = None
+    ) -> NLIJudgments:
         """Cached `inner.judge`."""
         identity = await self._identity.identity()
-        key = OracleCache.key("nli", identity, {"claims": list(claims), "evidence": list(evidence)})
+        inputs = {"claims": list(claims), "evidence": list(evidence), "query": query}
+        key = OracleCache.key("nli", identity, inputs)
         cached = self.cache.load("nli", key, NLIJudgments)
         if cached is not None:
             return cached
-        record = await self.inner.judge(claims, evidence)
+        record = await self.inner.judge(claims, evidence, query=query)
         self.cache.store("nli", key, record)
         return record
 

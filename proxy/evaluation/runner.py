@@ -71,7 +71,11 @@ async def run_case(case: EvalCase, oracles: EvalOracles) -> CaseOutputs:
         decomposition = await oracles.decomposer.decompose(case.answer, query=case.question or None)
         stage = "nli"
         judgments = (
-            await oracles.nli.judge([claim.text for claim in decomposition.claims], case.evidence)
+            await oracles.nli.judge(
+                [claim.text for claim in decomposition.claims],
+                case.evidence,
+                query=case.question or None,
+            )
             if decomposition.claims
             else None
         )

@@ -36,12 +36,17 @@ class TrainSettings(msgspec.Struct, frozen=True, kw_only=True):
     epochs: int = 1
     batch_size: int = 32
     learning_rate: float = 4e-5
+    # the pooler and the new classifier start far from useful (the base model was trained with
+    # mean pooling, so its [CLS] pooler outputs are tiny): they learn at their own, higher rate
+    head_learning_rate: float = 2e-3
     weight_decay: float = 0.01
     warmup_fraction: float = 0.06
     max_length: int = 128
     bucket_batches: int = 50
     eval_every: int = 250
     threads: int = 2
+    # the word embeddings and the lowest `frozen_layers` encoder layers are not trained
+    frozen_layers: int = 0
 
 
 class EvalResult(msgspec.Struct, frozen=True):
@@ -216,13 +221,18 @@ def train(
     total = len(schedule) if max_steps is None else min(max_steps, len(schedule))
     # the word-embedding table (half the weights) stays frozen: faster steps, less overfitting
     model.base_model.embeddings.word_embeddings.weight.requires_grad_(False)
+    for layer in model.base_model.encoder.layer[: settings.frozen_layers]:
+        layer.requires_grad_(False)
     trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    decay = [p for n, p in trainable if not n.endswith(("bias", "LayerNorm.weight"))]
-    rest = [p for n, p in trainable if n.endswith(("bias", "LayerNorm.weight"))]
+    head = [p for n, p in trainable if n.startswith(("classifier.", "bert.pooler."))]
+    body = [(n, p) for n, p in trainable if not n.startswith(("classifier.", "bert.pooler."))]
+    decay = [p for n, p in body if not n.endswith(("bias", "LayerNorm.weight"))]
+    rest = [p for n, p in body if n.endswith(("bias", "LayerNorm.weight"))]
     optimizer = torch.optim.AdamW(
         [
             {"params": decay, "weight_decay": settings.weight_decay},
             {"params": rest, "weight_decay": 0.0},
+            {"params": head, "weight_decay": 0.0, "lr": settings.head_learning_rate},
         ],
         lr=settings.learning_rate,
     )

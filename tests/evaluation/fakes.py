@@ -36,10 +36,12 @@ class CountingJudge:
         self.inner, self.calls = inner, 0
         self.adapter, self.model = inner.adapter, inner.model
 
-    async def judge(self, claims: Sequence[str], evidence: Sequence[str]) -> NLIJudgments:
+    async def judge(
+        self, claims: Sequence[str], evidence: Sequence[str], *, query: str | None = None
+    ) -> NLIJudgments:
         """Count, then forward."""
         self.calls += 1
-        return await self.inner.judge(claims, evidence)
+        return await self.inner.judge(claims, evidence, query=query)
 
 
 class FailingJudge:
@@ -48,7 +50,9 @@ class FailingJudge:
     adapter = "fake-failing"
     model = "none"
 
-    async def judge(self, claims: Sequence[str], evidence: Sequence[str]) -> NLIJudgments:
+    async def judge(
+        self, claims: Sequence[str], evidence: Sequence[str], *, query: str | None = None
+    ) -> NLIJudgments:
         """Always raise `OracleUnavailableError`."""
         raise OracleUnavailableError("nli:fake-failing", "connection refused")
 

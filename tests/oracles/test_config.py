@@ -14,7 +14,11 @@ def test_tables_decode_with_defaults_for_missing_keys() -> None:
         {"nli": {"kind": "tei", "url": "http://127.0.0.1:8080", "labels": {"LABEL_0": "neutral"}}},
         OraclesConfig,
     )
-    assert (config.nli.kind, config.nli.batch_size, config.nli.aggregation) == ("tei", 32, "concat")
+    assert (config.nli.kind, config.nli.batch_size, config.nli.aggregation) == (
+        "tei",
+        32,
+        "per_chunk",
+    )
     assert config.embedder.kind == "none"
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+import oracles.embedded
 from oracles.config import (
     DecomposerConfig,
     EmbedderConfig,
@@ -12,9 +15,12 @@ from oracles.config import (
     ParaphraserConfig,
 )
 from oracles.decomposers import LLMDecomposer, SentenceDecomposer
+from oracles.embedded import EMBEDDED_NLI_NAME, embedded_nli_model_path
 from oracles.embedders import OpenAIEmbedder, TEIEmbedder
 from oracles.errors import OracleConfigError
 from oracles.factory import build_oracles
+from oracles.models import fingerprint
+from oracles.nli_cross_encoder import CrossEncoderJudge
 from oracles.nli_lexical import LexicalJudge
 from oracles.nli_llm import LLMJudge
 from oracles.nli_tei import TEIJudge
@@ -32,13 +38,26 @@ class ChatWithEmbeddings(FakeChat):
         return [[1.0, 0.0] for _ in inputs]
 
 
-def test_defaults_build_deterministic_oracles_without_embedder() -> None:
-    """The default config needs no upstream: sentences, lexical, rules, no embedder."""
+def test_defaults_build_the_embedded_model_without_an_upstream() -> None:
+    """The default config needs no upstream: sentences, the embedded cross-encoder judging each
+    claim's top 3 chunks, rules, no embedder."""
     oracles = build_oracles(OraclesConfig(), {})
     assert isinstance(oracles.decomposer, SentenceDecomposer)
-    assert isinstance(oracles.nli, LexicalJudge)
+    assert isinstance(oracles.nli, CrossEncoderJudge)
+    assert oracles.nli.model.startswith(EMBEDDED_NLI_NAME + "@sha256:")
+    assert oracles.nli.model.endswith(fingerprint(embedded_nli_model_path()))
+    assert oracles.nli.aggregation == "per_chunk"
+    assert oracles.nli.prefilter is not None
+    assert oracles.nli.prefilter.k == 3
     assert isinstance(oracles.paraphraser, RulesParaphraser)
     assert oracles.embedder is None
+
+
+def test_lexical_stays_selectable() -> None:
+    """`kind = "lexical"` still builds the heuristic."""
+    oracles = build_oracles(OraclesConfig(nli=NLIConfig(kind="lexical", top_k=0)), {})
+    assert isinstance(oracles.nli, LexicalJudge)
+    assert oracles.nli.prefilter is None
 
 
 def test_llm_oracles_use_the_named_upstream() -> None:
@@ -70,7 +89,6 @@ def test_unknown_upstream_name_is_a_clear_config_error() -> None:
     [
         (OraclesConfig(decomposer=DecomposerConfig(kind="llm", upstream="main")), "model"),
         (OraclesConfig(nli=NLIConfig(kind="tei")), "url"),
-        (OraclesConfig(nli=NLIConfig(kind="cross_encoder")), "model_path"),
         (OraclesConfig(embedder=EmbedderConfig(kind="openai", model="m")), "upstream"),
     ],
 )
@@ -78,6 +96,13 @@ def test_missing_required_keys_are_config_errors(config: OraclesConfig, key: str
     """Each adapter's required key is named when absent."""
     with pytest.raises(OracleConfigError, match=rf"\.{key} for kind"):
         build_oracles(config, {"main": FakeChat("{}")})
+
+
+def test_a_missing_embedded_model_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without model_path and without the shipped weights, the error says so and names the key."""
+    monkeypatch.setattr(oracles.embedded, "EMBEDDED_NLI_DIR", Path("/nonexistent/nli"))
+    with pytest.raises(OracleConfigError, match="set model_path"):
+        build_oracles(OraclesConfig(nli=NLIConfig(kind="cross_encoder", top_k=0)), {})
 
 
 def test_openai_embedder_needs_an_embeddings_capable_upstream() -> None:

@@ -11,6 +11,7 @@ from sentence_transformers import CrossEncoder
 from transformers import BertConfig, BertForSequenceClassification, BertTokenizer
 
 from oracles.errors import OracleConfigError
+from oracles.models import fingerprint
 from oracles.nli_cross_encoder import CrossEncoderJudge
 
 WORDS = [
@@ -84,7 +85,8 @@ async def test_cross_encoder_scores_have_claims_by_chunks_shape_and_lie_in_the_s
             assert 0.0 <= c <= 1.0
             assert e + c <= 1.0 + 1e-6
     assert result.adapter == "cross_encoder"
-    assert result.model == tiny_model.name
+    # the model's identity is its weights: name@fingerprint of the directory
+    assert result.model == f"{tiny_model.name}@{fingerprint(tiny_model)}"
 
 
 async def test_cross_encoder_columns_follow_id2label(tiny_model: Path) -> None:

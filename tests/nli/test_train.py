@@ -1,0 +1,67 @@
+"""A tiny real training run: MiniLM weights, a handful of pairs, checkpoints, resume, determinism,
+and the exported fp16 model loading as a sentence-transformers CrossEncoder."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+from oracles.models import CrossEncoderModel, default_embedding_model_path
+from proxy.nli.data import Pair
+from proxy.nli.evaluate import export_model
+from proxy.nli.train import TrainSettings, batch_schedule, train
+
+PAIRS = (
+    [Pair(f"A cat sat on mat number {i}.", f"A cat sat on mat {i}.", 0, "toy") for i in range(4)]
+    + [Pair(f"A dog ran in park {i}.", f"No dog ran in park {i}.", 2, "toy") for i in range(4)]
+    + [Pair(f"A bird sang at dawn {i}.", f"The bird is blue {i}.", 1, "toy") for i in range(4)]
+)
+SETTINGS = TrainSettings(
+    base_model=str(default_embedding_model_path()),
+    batch_size=4,
+    max_length=32,
+    eval_every=2,
+    threads=1,
+    bucket_batches=2,
+)
+
+
+def _weights(out: Path) -> dict[str, Any]:
+    torch: Any = importlib.import_module("torch")
+    state: dict[str, Any] = torch.load(out / "last" / "trainer_state.pt", weights_only=False)
+    weights: dict[str, Any] = state["model"]
+    return weights
+
+
+def test_schedule_is_seeded_and_covers_every_pair_once() -> None:
+    lengths = [5, 1, 9, 3, 7, 2, 8, 4, 6, 0, 11, 10]
+    first = batch_schedule(lengths, SETTINGS, 0)
+    assert sorted(i for batch in first for i in batch) == list(range(12))
+    assert batch_schedule(lengths, SETTINGS, 0) == first
+    assert batch_schedule(lengths, SETTINGS, 1) != first
+
+
+def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path: Path) -> None:
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    validation = PAIRS[::3]
+    best = train(PAIRS, validation, SETTINGS, straight, log=lambda _: None)
+    assert (best / "model.safetensors").is_file()
+    lines: list[str] = []
+    train(PAIRS, validation, SETTINGS, resumed, time_limit_s=0.0, log=lines.append)
+    assert any("time limit" in line for line in lines)
+    train(PAIRS, validation, SETTINGS, resumed, log=lines.append)
+    assert any(line.startswith("resumed at step 1/3") for line in lines)
+    a, b = _weights(straight), _weights(resumed)
+    assert a.keys() == b.keys()
+    assert all(bool((a[name] == b[name]).all()) for name in a)
+
+
+def test_the_exported_model_loads_as_a_cross_encoder(tmp_path: Path) -> None:
+    best = train(PAIRS, PAIRS[:3], SETTINGS, tmp_path / "run", max_steps=1, log=lambda _: None)
+    model_dir = export_model(best, tmp_path / "export")
+    model = CrossEncoderModel(model_dir, device="cpu")
+    assert model.id2label() == {0: "entailment", 1: "neutral", 2: "contradiction"}
+    rows = model.predict([("A cat sat.", "A cat sat.")], batch_size=1)
+    assert len(rows[0]) == 3
+    assert abs(sum(rows[0]) - 1.0) < 1e-4
