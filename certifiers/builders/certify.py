@@ -21,6 +21,7 @@ from certifiers.canonical import canonical_digest
 from certifiers.errors import PolicyError, ScenarioError
 from certifiers.policy import DEFAULT_BASE, apply_overrides, get_policy, policy_accepts
 from certifiers.rational import round_to_scale
+from certifiers.render import emission_of
 from certifiers.scenario import BudgetIn, Number, Scenario, normalize_scenario
 from certifiers.types import (
     SCORE_SCALE,
@@ -243,6 +244,8 @@ def certify(scenario: Scenario, *, extra_policies: Mapping[str, Policy] | None =
         stability=_stability(scenario, embedding, grounding, actions),
     )
     card = build_card(certificates)
-    return Bundle(
-        card=card, certificates=certificates, policy_decision=policy_accepts(card, policy)
-    )
+    decision = policy_accepts(card, policy)
+    kept = residue.kept if residue is not None else ()
+    dropped = residue is not None and bool(residue.dropped)
+    emission = emission_of(decomposition, kept, dropped, card, decision)
+    return Bundle(card=card, certificates=certificates, policy_decision=decision, emission=emission)
