@@ -21,7 +21,7 @@ _CONTRACTION_BASE = {"can": "can", "ca": "can", "wo": "will", "sha": "shall"}
 
 #: negation words: always content (never stopwords), shared with `oracles.text.is_negated`
 NEGATIONS: frozenset[str] = frozenset(
-    "not no never none nobody nothing neither nor cannot without".split()
+    ["not", "no", "never", "none", "nobody", "nothing", "neither", "nor", "cannot", "without"]
 )
 
 #: fixed English stopword list (function words that carry no content)

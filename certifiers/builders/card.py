@@ -13,7 +13,8 @@ Every field is a function of `Certificates` (so the verifier can recompute it). 
    hold" for every failing scope predicate.
 3. Verdict: abstain (oracle failure, a forbidden pattern in the text that would be emitted - the
    answer, or the residue when a claim was dropped - or something dropped and nothing left),
-   residue (something dropped), partial (gaps), certified. A card violating VerdictConsistent raises.
+   residue (something dropped), partial (gaps), certified. A card violating VerdictConsistent
+   raises.
 """
 
 from __future__ import annotations
