@@ -16,11 +16,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 import certifiers
+from certifiers.builders import stability as builder_stability
 from certifiers.builders import certify
 from certifiers.bundle import card_signing_payload, encode_bundle, with_signature
 from certifiers.canonical import canonical_digest
 from certifiers.scenario import decode_scenario
 from certifiers.types import Bundle
+from certifiers.verification import layers as verifier_layers
 from certifiers.verify import check_bundle
 from tests.certifiers.test_verify_scenarios import SIGNING_SEED, full_scenario
 
@@ -78,7 +80,8 @@ def test_policy_thresholds_must_equal_the_grounding_certificates() -> None:
 def test_unknown_tools_must_follow_from_the_policy() -> None:
     """A re-sealed `unknown_tools` of the actions certificate that the policy does not say fails."""
     actions = BUNDLE.certificates.actions
-    assert actions is not None and actions.unknown_tools == "block"
+    assert actions is not None
+    assert actions.unknown_tools == "block"
     policy = msgspec.structs.replace(BUNDLE.certificates.policy, unknown_tools="allow")
     result = check_bundle(_resealed(BUNDLE, policy=policy))
     assert any(f.startswith("actions.unknown_tools") for f in result.failures)
@@ -114,14 +117,11 @@ def test_epsilon0_is_checked_independently_of_the_shared_sqrt(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A shared square-root bug (builder and verifier agree on a too-small eps0) is still caught."""
-    import certifiers.builders.stability as builder
-    import certifiers.verification.layers as layers
-
     def too_small(value: Fraction, bits: int = 0) -> Fraction:
         return Fraction(0)
 
-    monkeypatch.setattr(builder, "sqrt_upper", too_small)
-    monkeypatch.setattr(layers, "sqrt_upper", too_small)
+    monkeypatch.setattr(builder_stability, "sqrt_upper", too_small)
+    monkeypatch.setattr(verifier_layers, "sqrt_upper", too_small)
     bundle = certify(decode_scenario(json.dumps(full_scenario()).encode()))
     assert bundle.certificates.embedding is not None
     assert bundle.certificates.embedding.drift_bound

@@ -46,7 +46,7 @@ def test_accept_records_the_answer_as_the_emission() -> None:
 
 
 def test_downgrade_emits_the_certified_claim_texts_not_the_span() -> None:
-    """A span that covers a dropped, contradicted claim does not carry its text into the emission."""
+    """A span covering a dropped, contradicted claim does not carry its text into the emission."""
     bundle = bundle_of(_span_smuggling())
     assert bundle.policy_decision.decision == "downgrade"
     assert bundle.emission == Emission(kind="residue", text="Paris is the capital of France.")
