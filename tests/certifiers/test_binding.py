@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 import certifiers
-from certifiers.builders import stability as builder_stability
 from certifiers.builders import certify
+from certifiers.builders import stability as builder_stability
 from certifiers.bundle import card_signing_payload, encode_bundle, with_signature
 from certifiers.canonical import canonical_digest
 from certifiers.scenario import decode_scenario
