@@ -17,6 +17,7 @@ from typing import Any
 import structlog
 
 from certifiers.errors import CertifierError
+from oracles.prompts import PROMPT_VERSION
 from proxy.assurance.actions_file import DefaultActions
 from proxy.assurance.certify import CertifiedCall, new_replay_handle
 from proxy.assurance.emit import ParsedAnswer
@@ -174,4 +175,17 @@ def _with_oracles(
         stability=stability.stability,
         failures=(*grounding.failures, *stability.failures),
         model_version=version if isinstance(version, str) else None,
+        prompt_template=prompt_template(grounding),
     )
+
+
+def prompt_template(grounding: Grounding) -> str | None:
+    """The prompts behind the grounding records (hashed into the card's `prompt_template_hash`):
+    `role=adapter:version` per decomposer / NLI record, the prompt version for `llm` adapters and
+    the adapter's own rule version otherwise; None when neither oracle answered."""
+    parts = [
+        f"{role}={record.adapter}:{PROMPT_VERSION if record.adapter == 'llm' else record.model}"
+        for role, record in (("decomposer", grounding.decomposition), ("nli", grounding.nli))
+        if record is not None
+    ]
+    return ";".join(parts) or None

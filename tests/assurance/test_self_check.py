@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from openai import AsyncOpenAI
 
 import proxy.assurance.certify as certify_module
 from certifiers.types import Bundle, Emission
+from oracles.decomposers import SPLITTER_VERSION
+from oracles.nli_lexical import LEXICAL_VERSION
 from tests.assurance.clinical import EVIDENCE, MESSAGES, SUPPORTED, assurance_of, headers
 from tests.assurance.conftest import assured_proxy
 from tests.fakes.openai_server import FakeOpenAIServer, JsonReply, chat_completion
@@ -152,3 +155,28 @@ async def test_verify_endpoint_pins_the_proxys_own_key(
             async with session.post(f"{px.base_url}/assurance/verify", data=body) as response:
                 verdicts[name] = (await response.json())["valid"]
     assert verdicts == {"stored": True, "stripped": False, "foreign": False}
+
+
+async def test_prompt_template_hash_names_the_grounding_prompts(
+    fake_upstream: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    """The card's prompt_template_hash is the sha256 of the decomposer and NLI prompt versions."""
+    fake_upstream.script(JsonReply(chat_completion(SUPPORTED)))
+    async with (
+        assured_proxy(fake_upstream.base_url, tmp_path) as px,
+        AsyncOpenAI(base_url=px.base_url, api_key="k", max_retries=0) as client,
+        aiohttp.ClientSession() as session,
+    ):
+        completion = await client.chat.completions.create(
+            model="gpt-fake",
+            messages=MESSAGES,
+            extra_headers=headers("enforce"),
+            extra_body={"assurance": {"evidence": EVIDENCE}},
+        )
+        handle = assurance_of(completion)["replay_handle"]
+        async with session.get(f"{px.base_url}/assurance/cards/{handle}") as response:
+            bundle = json.loads(await response.read())
+    template = bundle["certificates"]["context"]["provenance"]["prompt_template"]
+    assert template == f"decomposer=sentences:{SPLITTER_VERSION};nli=lexical:{LEXICAL_VERSION}"
+    expected = "sha256:" + hashlib.sha256(template.encode()).hexdigest()
+    assert bundle["card"]["prompt_template_hash"] == expected

@@ -117,6 +117,7 @@ def test_epsilon0_is_checked_independently_of_the_shared_sqrt(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A shared square-root bug (builder and verifier agree on a too-small eps0) is still caught."""
+
     def too_small(value: Fraction, bits: int = 0) -> Fraction:
         return Fraction(0)
 
