@@ -13,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from openai import AsyncOpenAI
 
-import proxy.assurance.certify as certify_module
+from certifiers.builders import certify
 from certifiers.types import Bundle, Emission
 from oracles.decomposers import SPLITTER_VERSION
 from oracles.nli_lexical import LEXICAL_VERSION
@@ -28,14 +28,14 @@ def _smuggling_builder(real: Any) -> Any:
     """A builder bug: the recorded emission carries text no certificate covers (unless the call
     already abstains because the verifier failed)."""
 
-    def certify(scenario: Any, **kwargs: Any) -> Bundle:
+    def smuggling(scenario: Any, **kwargs: Any) -> Bundle:
         bundle: Bundle = real(scenario, **kwargs)
         if any(f.oracle == "verifier" for f in scenario.oracle_failures):
             return bundle
         emission = Emission(kind=bundle.emission.kind, text=bundle.emission.text + SMUGGLED)
         return msgspec.structs.replace(bundle, emission=emission)
 
-    return certify
+    return smuggling
 
 
 async def _metric(base_url: str, name: str) -> float:
@@ -49,7 +49,7 @@ async def test_enforce_abstains_when_the_in_process_verifier_rejects_the_bundle(
     fake_upstream: FakeOpenAIServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A bundle the independent verifier rejects is never emitted: enforce abstains, counted."""
-    monkeypatch.setattr(certify_module, "certify", _smuggling_builder(certify_module.certify))
+    monkeypatch.setattr("proxy.assurance.certify.certify", _smuggling_builder(certify))
     fake_upstream.script(JsonReply(chat_completion(SUPPORTED)))
     async with (
         assured_proxy(fake_upstream.base_url, tmp_path) as px,
@@ -73,7 +73,7 @@ async def test_shadow_counts_a_self_check_failure_and_keeps_the_answer(
     fake_upstream: FakeOpenAIServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Shadow never changes the answer, but the failed self-check is still counted."""
-    monkeypatch.setattr(certify_module, "certify", _smuggling_builder(certify_module.certify))
+    monkeypatch.setattr("proxy.assurance.certify.certify", _smuggling_builder(certify))
     fake_upstream.script(JsonReply(chat_completion(SUPPORTED)))
     async with (
         assured_proxy(fake_upstream.base_url, tmp_path) as px,
