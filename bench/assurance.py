@@ -5,8 +5,10 @@ answer of 5, 20 or 50 sentence claims; each request carries 10 evidence chunks. 
 TEI server (`tests.fakes.tei_server`) that takes 20 ms per call; the embedder is the same fake TEI
 (`/embed`, 20 ms), the decomposer is the sentence splitter and the paraphraser the rule set. Targets
 are measured round-robin (off, enforce-5, enforce-20, enforce-50 in turn) to share noise. Prints one
-JSON object: medians, the overhead over `off`, oracle calls per request, and whether
-`enforce <= off + 2 oracle round trips + 25 ms` held for every size.
+JSON object: medians, the overhead over `off`, oracle calls per request, whether
+`enforce <= off + 2 oracle round trips + 25 ms` held for every size, and the median time of the
+in-process verify-before-emit check (`self_check_median_ms`, part of the enforce latency; timed by
+wrapping `proxy.assurance.certify.check_bundle`).
 
 Run: `.venv/bin/python -m bench.assurance [--rounds 30]`.
 """
@@ -29,6 +31,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+import proxy.assurance.certify as certify_module
+from certifiers.verify import check_bundle
 from oracles.text import segments
 from proxy.assurance.lifecycle import setup_assurance
 from proxy.config import Config, config_from_mapping
@@ -116,6 +120,22 @@ async def timed_call(session: aiohttp.ClientSession, url: str, mode: str, claims
     return (time.perf_counter() - started) * 1000
 
 
+SELF_CHECK_MS: list[float] = []
+
+
+def _timed_check_bundle(real: Any) -> Any:
+    """`check_bundle` that appends each call's duration (ms) to SELF_CHECK_MS."""
+
+    def check(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return real(*args, **kwargs)
+        finally:
+            SELF_CHECK_MS.append((time.perf_counter() - started) * 1000)
+
+    return check
+
+
 async def one_size(rounds: int, claims: int, tei: FakeTEIServer, root: str) -> dict[str, Any]:
     """Interleaved off/enforce latencies for one answer size."""
     url = f"{root}/v1/chat/completions"
@@ -126,6 +146,7 @@ async def one_size(rounds: int, claims: int, tei: FakeTEIServer, root: str) -> d
         for _ in range(2):  # warm-up
             await timed_call(session, url, "enforce", claims)
         calls_before = len(tei.calls)
+        SELF_CHECK_MS.clear()
         for _ in range(rounds):
             off.append(await timed_call(session, url, "off", claims))
             enforce.append(await timed_call(session, url, "enforce", claims))
@@ -138,6 +159,7 @@ async def one_size(rounds: int, claims: int, tei: FakeTEIServer, root: str) -> d
         "off_median_ms": round(off_ms, 2),
         "enforce_median_ms": round(enforce_ms, 2),
         "overhead_ms": round(enforce_ms - off_ms, 2),
+        "self_check_median_ms": round(statistics.median(SELF_CHECK_MS), 2),
         "target_ms": round(target, 2),
         "within_target": enforce_ms <= target,
         "oracle_calls_per_request": {
@@ -180,6 +202,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=30)
     args = parser.parse_args()
     configure_logging(level="warning")
+    vars(certify_module)["check_bundle"] = _timed_check_bundle(check_bundle)
     print(json.dumps(asyncio.run(main_async(args.rounds)), indent=2))
 
 

@@ -105,6 +105,8 @@ def validate_policy(policy: Policy) -> None:
             checks.append((name, value, "a rational in [0, 1]", 0 <= value <= 1))
     age = policy.max_age_seconds
     checks.append(("max_age_seconds", age, "an integer >= 0 or '∞'", age == "∞" or age >= 0))
+    empty = "" in policy.forbidden_patterns
+    checks.append(("forbidden_patterns", "''", "non-empty patterns", not empty))
     for field, value, expected, holds in checks:
         if not holds:
             raise PolicyError(

@@ -1,8 +1,12 @@
 """Deterministic rendering for enforce mode (SPEC 5.7): residue answer, abstention message.
 
-`residue_answer` keeps the MCR's claims in answer order (span text when the claim has a span, else
-the claim text). `abstention_reasons` / `abstention_message` state why nothing was emitted, in
-machine-readable form. No policy decision is made here.
+`residue_answer` renders the MCR's kept claims from their *certified claim texts* (the texts the
+NLI judged), in answer order; a span only orders claims, its content is never emitted, so a span
+that covers a dropped claim's words cannot smuggle them out (issue 9 §1). `abstention_reasons` /
+`abstention_message` state why nothing was emitted, in machine-readable form. `emission_of` is the
+one rule for what enforce emits (accept: the answer; downgrade that dropped a claim: the residue;
+reject: the abstention); builder and verifier both derive `Bundle.emission` with it. No policy
+decision is made here.
 """
 
 from __future__ import annotations
@@ -10,28 +14,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from certifiers.canonical import encode_canonical
-from certifiers.types import Abstain, Card, Decomposition, PolicyDecision
+from certifiers.types import Abstain, Card, Decomposition, Emission, PolicyDecision
 
 ABSTENTION_PREFIX = "No certified answer can be given. Reasons: "
 
 
 def residue_answer(decomposition: Decomposition, kept: Sequence[int]) -> str:
-    """The kept claims joined by spaces, in answer order (span start, then claim index)."""
+    """The kept claims' texts joined by spaces, in answer order (span start, then claim index)."""
     claims = decomposition.claims
-    answer = decomposition.answer
 
     def position(index: int) -> tuple[int, int]:
         span = claims[index].span
         return (span[0] if span is not None else -1, index)
 
-    ordered = sorted(set(kept), key=position) if all(claims[i].span for i in kept) else sorted(kept)
-    parts: list[str] = []
-    for index in ordered:
-        span = claims[index].span
-        text = answer[span[0] : span[1]] if span is not None else claims[index].text
-        if text.strip():
-            parts.append(text.strip())
-    return " ".join(parts)
+    unique = set(kept)
+    spanned = all(claims[i].span is not None for i in unique)
+    ordered = sorted(unique, key=position) if spanned else sorted(unique)
+    return " ".join(text for text in (claims[i].text.strip() for i in ordered) if text)
 
 
 def abstention_reasons(card: Card, decision: PolicyDecision | None = None) -> tuple[str, ...]:
@@ -50,3 +49,26 @@ def abstention_message(card: Card, decision: PolicyDecision | None = None) -> st
     """A fixed sentence followed by the reasons as a JSON array (parseable by clients)."""
     reasons = abstention_reasons(card, decision)
     return ABSTENTION_PREFIX + encode_canonical(list(reasons)).decode()
+
+
+def candidate_text(decomposition: Decomposition, kept: Sequence[int], dropped: bool) -> str:
+    """The text emitted unless the policy rejects: the residue when a claim was dropped, else the
+    whole answer. Forbidden patterns are checked against it (card `forbidden_check_pass`), not
+    only against single claims."""
+    return residue_answer(decomposition, kept) if dropped else decomposition.answer
+
+
+def emission_of(
+    decomposition: Decomposition,
+    kept: Sequence[int],
+    dropped: bool,
+    card: Card,
+    decision: PolicyDecision,
+) -> Emission:
+    """SPEC 5.7: the text enforce mode emits (see the module docstring). `kept` / `dropped` are
+    the residue's kept claims and whether it dropped any (the verifier passes recomputed ones)."""
+    if decision.decision == "reject":
+        return Emission(kind="abstention", text=abstention_message(card, decision))
+    if decision.decision == "downgrade" and dropped:
+        return Emission(kind="residue", text=residue_answer(decomposition, kept))
+    return Emission(kind="answer", text=decomposition.answer)

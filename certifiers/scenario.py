@@ -8,6 +8,7 @@ JSON numbers are read exactly from their decimal text (never through float) and 
 
 from __future__ import annotations
 
+import posixpath
 import re
 from fractions import Fraction
 from typing import Annotated, Any, Literal, cast
@@ -379,6 +380,7 @@ def _validate(s: Scenario) -> None:
                     f"$.actions.calls[{k}].id", "a call id unique in the call list", call.id
                 )
             seen.add(call.id)
+        _validate_action_data(s.actions)
     for k, layer in enumerate(s.layers or ()):
         if layer.gain < 0 or (layer.margin is not None and layer.margin < 0):
             raise _fail(f"$.layers[{k}]", "gain >= 0 and margin >= 0", layer)
@@ -387,6 +389,33 @@ def _validate(s: Scenario) -> None:
     for name, value in (("max_claims", s.max_claims), ("card_ttl_s", s.card_ttl_s)):
         if value is not None and value < 0:
             raise _fail(f"$.{name}", "a non-negative integer", value)
+
+
+def canonical_path(path: str) -> str:
+    """SPEC 5.4 lexical path normalization: posixpath.normpath, a leading '//' as '/'."""
+    normal = posixpath.normpath(path)
+    return "/" + normal.lstrip("/") if normal.startswith("//") else normal
+
+
+def _validate_action_data(actions: ActionsIn) -> None:
+    """One schema per tool, and no two `state.files` keys naming the same normalized path (an
+    alias such as `/sandbox//a` next to `/sandbox/a` would make the gate's lookup ambiguous)."""
+    tools: set[str] = set()
+    for k, schema in enumerate(actions.schemas):
+        if schema.tool in tools:
+            raise _fail(f"$.actions.schemas[{k}].tool", "one schema per tool", schema.tool)
+        tools.add(schema.tool)
+    if actions.state is None:
+        return
+    paths: dict[str, str] = {}
+    for key in actions.state.files:
+        other = paths.setdefault(canonical_path(key), key)
+        if other != key:
+            raise _fail(
+                "$.actions.state.files",
+                "file paths that stay distinct after normalization",
+                f"{other!r} and {key!r}",
+            )
 
 
 _INDEX_KEY = re.compile(r"0|[1-9][0-9]*")

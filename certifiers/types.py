@@ -100,6 +100,9 @@ class Context(Frozen, frozen=True, kw_only=True):
     provenance: Provenance | None = None
     evidence: tuple[EvidenceRef, ...] = ()
     evidence_digest: str | None = None
+    #: Ed25519 public key (hex) of the proxy that issues this bundle, inside the digest-covered
+    #: data: when set, the bundle must carry a valid signature by exactly this key (SPEC 6)
+    signer: str | None = None
 
 
 # --- §5 conflict-aware grounding ---------------------------------------------------------------
@@ -589,11 +592,26 @@ class Signature(Frozen, frozen=True, kw_only=True):
     signature: str
 
 
+class Emission(Frozen, frozen=True, kw_only=True):
+    """The text enforce mode emits for this bundle (SPEC 5.7), derived from the certified data.
+
+    `answer`: the decomposition's answer (accept, or a downgrade that dropped no claim);
+    `residue`: the kept claims' texts rendered by `certifiers.render.residue_answer`;
+    `abstention`: `certifiers.render.abstention_message` (reject). The verifier re-derives both
+    fields; the proxy emits exactly `text` in enforce mode.
+    """
+
+    kind: Literal["answer", "residue", "abstention"]
+    text: str
+
+
 class Bundle(Frozen, frozen=True, kw_only=True):
-    """The card + certificates (digest in the card) + policy decision + optional signature."""
+    """The card + certificates (digest in the card) + policy decision + emitted text + optional
+    signature."""
 
     format: Literal["assurance-bundle/1"] = "assurance-bundle/1"
     card: Card
     certificates: Certificates
     policy_decision: PolicyDecision
+    emission: Emission
     signature: Signature | None = None

@@ -74,11 +74,23 @@ def _check_signature(
     trusted_keys: Collection[bytes] | None,
     report: Report,
 ) -> None:
-    """SPEC 6: Ed25519 over the canonical card; when keys are pinned a signature is required."""
+    """SPEC 6: Ed25519 over the canonical card; when keys are pinned a signature is required.
+
+    A bundle whose digest-covered context names a `signer` must carry a valid signature by exactly
+    that key: stripping the signature or re-signing with another key is an error, not a note.
+    """
+    signer = bundle.certificates.context.signer
+    if signer is not None:
+        report.require(
+            "signature.signer",
+            signature is not None and signature.public_key == signer,
+            f"expected a signature by the recorded signer {signer}, got "
+            + ("none" if signature is None else f"key {signature.public_key}"),
+        )
     if signature is None:
         if trusted_keys is not None:
             report.fail("signature.required", "expected a signature by a trusted key, got none")
-        else:
+        elif signer is None:
             report.note("signature: absent (the card is not authenticated)")
         return
     if trusted_keys is None:

@@ -1,6 +1,6 @@
 """Deterministic text utilities for the rule-based adapters: content tokens and segments.
 
-`content_tokens` is the certifiers' SPEC 5.1 function (`certifiers.tokens`), re-exported so that the
+`content_tokens` and `NEGATIONS` are the certifiers' (`certifiers.tokens`), re-exported so that the
 splitter and the lexical judge use exactly the tokens the reconstruction check uses. `word_tokens`,
 `numbers`, `lexical_tokens` and `is_negated` are this module's own for the lexical heuristic: digits
 of any script are read as ASCII digits, thousands separators are joined ("1,000" = "1000") and a
@@ -14,9 +14,10 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from certifiers.tokens import content_tokens
+from certifiers.tokens import NEGATIONS, content_tokens
 
 __all__ = [
+    "NEGATIONS",
     "content_tokens",
     "is_negated",
     "lexical_tokens",
@@ -30,7 +31,6 @@ _NUMBER = re.compile(r"-?\d+(?:[.,]\d+)*\Z")
 _THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?![\d,]|\.\d)")
 _NON_ASCII_DIGIT = re.compile(r"[^\x00-\x7f]")
 
-_NEGATION_TEXT = "not no never none nobody nothing neither nor cannot without"
 # abbreviations that never end a sentence (a title or a Latin connective precedes more text)
 _TITLE_TEXT = "dr mr mrs ms prof sr jr st mt vs cf approx ca resp e.g i.e"
 # abbreviations that may end a sentence (units, months, "No.", "etc."): they end one when the next
@@ -39,7 +39,6 @@ _ABBREVIATION_TEXT = """
 etc fig figs no nos vol ed eds inc ltd co corp dept est jan feb mar apr jun jul aug sep sept oct
 nov dec al min max mg mcg ml kg km cm mm g lb lbs oz hr hrs sec
 """
-NEGATIONS = frozenset(_NEGATION_TEXT.split())
 TITLE_ABBREVIATIONS = frozenset(_TITLE_TEXT.split())
 ABBREVIATIONS = frozenset(_ABBREVIATION_TEXT.split())
 

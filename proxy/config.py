@@ -145,6 +145,44 @@ class StoreConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     path: str = "assurance-store.sqlite3"
 
 
+PolicyOverrides = Literal["none", "tighten", "any"]
+
+
+class ClientConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """`[[clients]]`: one authenticated client and what the operator lets it choose (issue 9 §3).
+
+    `modes`: modes it may use, the first is its default; `policy`: when set, the only policy its
+    calls are certified under; `policy_overrides`: "none" | "tighten" (only stricter values) |
+    "any" (default "none" when `policy` is set, else "any").
+    """
+
+    name: str
+    keys_env: str | None = None
+    keys_file: str | None = None
+    modes: tuple[AssuranceMode, ...] = ("off", "shadow", "enforce")
+    policy: str | None = None
+    policy_overrides: PolicyOverrides | None = None
+
+    def __post_init__(self) -> None:
+        _require(bool(self.name.strip()), "clients[].name", "a non-empty name", self.name)
+        _require(
+            self.keys_env is not None or self.keys_file is not None,
+            f"clients[{self.name}].keys_env",
+            "keys_env or keys_file",
+            None,
+        )
+        _require(bool(self.modes), f"clients[{self.name}].modes", "at least one mode", [])
+        dupes = len(set(self.modes)) != len(self.modes)
+        _require(not dupes, f"clients[{self.name}].modes", "distinct modes", list(self.modes))
+
+    @property
+    def overrides(self) -> PolicyOverrides:
+        """The effective `policy_overrides` (its documented default)."""
+        if self.policy_overrides is not None:
+            return self.policy_overrides
+        return "none" if self.policy is not None else "any"
+
+
 class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The whole configuration; built once by `load_config` and never mutated."""
 
@@ -155,6 +193,8 @@ class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     store: StoreConfig = msgspec.field(default_factory=StoreConfig)
     # policy name -> raw fields; certifiers.policy validates them (SPEC 5.7)
     policies: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
+    # authenticated clients with operator-imposed modes and policy (issue 9 §3)
+    clients: tuple[ClientConfig, ...] = ()
 
     def __post_init__(self) -> None:
         names = [u.name for u in self.upstreams]
@@ -163,6 +203,10 @@ class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
             raise ValueError(
                 f"Expected unique upstreams[].name values, got duplicates {duplicates}"
             )
+        clients = [c.name for c in self.clients]
+        duplicates = sorted({n for n in clients if clients.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"Expected unique clients[].name values, got duplicates {duplicates}")
 
 
 class CliOverrides(msgspec.Struct, frozen=True, kw_only=True):
@@ -215,6 +259,12 @@ def config_from_mapping(raw: dict[str, Any]) -> Config:
     except msgspec.ValidationError as exc:
         raise ConfigError(f"Invalid configuration: {_toml_path(str(exc))}") from exc
     known = _check_policies(config.policies)
+    for client in config.clients:
+        if client.policy is not None and client.policy not in known:
+            raise ConfigError(
+                f"Invalid configuration: expected clients[{client.name}].policy to name a policy"
+                f" in {sorted(known)}, got {client.policy!r} - at `clients.policy`"
+            )
     default = config.assurance.default_policy
     if default not in known:
         raise ConfigError(

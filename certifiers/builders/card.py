@@ -11,8 +11,10 @@ Every field is a function of `Certificates` (so the verifier can recompute it). 
    nothing to ground; stability ("no embedding data supplied" | "embedding norm exceeds 1 +
    tolerance") unless disabled; actions (one per allowed call without schema); "scope: X does not
    hold" for every failing scope predicate.
-3. Verdict: abstain (oracle failure, or something dropped and nothing left), residue (something
-   dropped), partial (gaps), certified. A card violating VerdictConsistent raises.
+3. Verdict: abstain (oracle failure, a forbidden pattern in the text that would be emitted - the
+   answer, or the residue when a claim was dropped - or something dropped and nothing left),
+   residue (something dropped), partial (gaps), certified. A card violating VerdictConsistent
+   raises.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from fractions import Fraction
 from certifiers.bundle import certificate_digest
 from certifiers.canonical import sha256_digest
 from certifiers.errors import CertificationError
+from certifiers.render import candidate_text
 from certifiers.tokens import content_tokens
 from certifiers.types import (
     Abstain,
@@ -151,11 +154,24 @@ def emitted_masses(certs: Certificates) -> Masses | None:
     )
 
 
+def emitted_forbidden(certs: Certificates) -> str | None:
+    """The first forbidden pattern in the text that would be emitted (`render.candidate_text`)."""
+    residue = certs.residue
+    kept = residue.kept if residue is not None else ()
+    dropped = residue is not None and bool(residue.dropped)
+    candidate = candidate_text(certs.decomposition, kept, dropped).casefold()
+    return next((p for p in certs.policy.forbidden_patterns if p.casefold() in candidate), None)
+
+
 def choose_verdict(certs: Certificates, dropped: tuple[str, ...], gaps: tuple[str, ...]) -> Verdict:
-    """SPEC 5.6 order: abstain, residue, partial, certified."""
+    """SPEC 5.6 order: abstain (oracle failure, forbidden pattern in the text to be emitted,
+    nothing left), residue, partial, certified."""
     failures = tuple(f"oracle {f.oracle} failed: {f.reason}" for f in certs.context.oracle_failures)
     if failures:
         return Abstain(reasons=failures)
+    pattern = emitted_forbidden(certs)
+    if pattern is not None:
+        return Abstain(reasons=(f"forbidden pattern in the emitted text: {pattern}",))
     kept_claims = certs.residue.kept if certs.residue is not None else ()
     kept_calls = [d for d in certs.actions.decisions if d.allowed] if certs.actions else []
     if dropped and not kept_claims and not kept_calls:
@@ -184,7 +200,9 @@ def build_card(certs: Certificates) -> Card:
         masses = None
     kept_texts = [certs.decomposition.claims[i].text for i in (residue.kept if residue else ())]
     patterns = certs.policy.forbidden_patterns
-    forbidden_ok = not any(p.casefold() in t.casefold() for p in patterns for t in kept_texts)
+    forbidden_ok = emitted_forbidden(certs) is None and not any(
+        p.casefold() in t.casefold() for p in patterns for t in kept_texts
+    )
     budget_ok: bool | None = None
     if residue is not None:
         budget = residue.budget

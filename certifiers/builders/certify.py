@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import cast
 
+import msgspec
+
 from certifiers.builders.actions import build_actions
 from certifiers.builders.card import build_card
 from certifiers.builders.embedding import build_embedding
@@ -20,8 +22,15 @@ from certifiers.builders.residue import build_residue
 from certifiers.builders.stability import build_stability, proxy_layers
 from certifiers.canonical import canonical_digest
 from certifiers.errors import PolicyError, ScenarioError
-from certifiers.policy import DEFAULT_BASE, apply_overrides, get_policy, policy_accepts
+from certifiers.policy import (
+    DEFAULT_BASE,
+    apply_overrides,
+    get_policy,
+    policy_accepts,
+    validate_policy,
+)
 from certifiers.rational import round_to_scale
+from certifiers.render import emission_of
 from certifiers.scenario import BudgetIn, Number, Scenario, normalize_scenario
 from certifiers.types import (
     SCORE_SCALE,
@@ -91,6 +100,24 @@ def _thresholds(policy: Policy, scenario: Scenario) -> Thresholds:
     )
 
 
+def _effective(policy: Policy, scenario: Scenario) -> Policy:
+    """The policy the call is certified under: the scenario's thresholds and `unknown_tools` are
+    folded in, so the recorded policy equals what the grounding and actions certificates used
+    (the verifier checks both equalities)."""
+    acts = scenario.actions
+    unknown = acts.unknown_tools if acts is not None else None
+    effective = msgspec.structs.replace(
+        policy,
+        thresholds=_thresholds(policy, scenario),
+        unknown_tools=unknown if unknown is not None else policy.unknown_tools,
+    )
+    try:
+        validate_policy(effective)
+    except PolicyError as exc:
+        raise _policy_error(exc, "$.thresholds") from exc
+    return effective
+
+
 def _budget(given: BudgetIn | None, claims: tuple[Claim, ...]) -> Budget | None:
     if given is None:
         return None
@@ -115,9 +142,10 @@ def _dependencies(scenario: Scenario) -> tuple[Dependency, ...]:
     )
 
 
-def _context(scenario: Scenario) -> Context:
+def _context(scenario: Scenario, signer: str | None) -> Context:
     evidence = scenario.evidence
     return Context(
+        signer=signer,
         now=scenario.now,
         card_ttl_s=scenario.card_ttl_s,
         max_claims=scenario.max_claims,
@@ -189,8 +217,7 @@ def _actions(scenario: Scenario, policy: Policy) -> ActionCertificate | None:
     if acts is None or not (acts.calls or acts.schemas):
         return None
     state = acts.state if acts.state is not None else ActionState(now=scenario.now)
-    unknown = acts.unknown_tools if acts.unknown_tools is not None else policy.unknown_tools
-    return build_actions(acts.schemas, state, unknown, acts.calls)
+    return build_actions(acts.schemas, state, policy.unknown_tools, acts.calls)
 
 
 def _stability(
@@ -211,13 +238,22 @@ def _stability(
     return build_stability(layers, source="derived", epsilon0=epsilon0)
 
 
-def certify(scenario: Scenario, *, extra_policies: Mapping[str, Policy] | None = None) -> Bundle:
-    """Build the complete bundle for one recorded call (CONTRACTS: certifiers public API)."""
+def certify(
+    scenario: Scenario,
+    *,
+    extra_policies: Mapping[str, Policy] | None = None,
+    signer: str | None = None,
+) -> Bundle:
+    """Build the complete bundle for one recorded call (CONTRACTS: certifiers public API).
+
+    `signer` (hex Ed25519 public key) is recorded in the digest-covered context by a signing
+    proxy: the bundle is then valid only with a signature by exactly that key (SPEC 6).
+    """
     nli, emb = scenario.nli, scenario.embedding
     if (nli is not None and not nli.quantized) or (emb is not None and not emb.quantized):
         scenario = normalize_scenario(scenario)  # decode_scenario already did this
-    policy = resolve_policy(scenario, extra_policies)
-    thresholds = _thresholds(policy, scenario)
+    policy = _effective(resolve_policy(scenario, extra_policies), scenario)
+    thresholds = policy.thresholds
     claims = tuple(Claim(text=c.text, weight=c.weight, span=c.span) for c in scenario.claims)
     decomposition = Decomposition(answer=scenario.answer, claims=claims)
     failed = {f.oracle for f in scenario.oracle_failures}
@@ -239,7 +275,7 @@ def certify(scenario: Scenario, *, extra_policies: Mapping[str, Policy] | None =
     embedding = _embedding(scenario, failed)
     actions = _actions(scenario, policy)
     certificates = Certificates(
-        context=_context(scenario),
+        context=_context(scenario, signer),
         policy=policy,
         decomposition=decomposition,
         grounding=grounding,
@@ -249,6 +285,8 @@ def certify(scenario: Scenario, *, extra_policies: Mapping[str, Policy] | None =
         stability=_stability(scenario, embedding, grounding, actions),
     )
     card = build_card(certificates)
-    return Bundle(
-        card=card, certificates=certificates, policy_decision=policy_accepts(card, policy)
-    )
+    decision = policy_accepts(card, policy)
+    kept = residue.kept if residue is not None else ()
+    dropped = residue is not None and bool(residue.dropped)
+    emission = emission_of(decomposition, kept, dropped, card, decision)
+    return Bundle(card=card, certificates=certificates, policy_decision=decision, emission=emission)

@@ -116,14 +116,17 @@ def _solve_budgeted(
     c_scale = math.lcm(*(v.denominator for v in c_values))
     cost = {i: budget.costs[i].numerator * (c_scale // budget.costs[i].denominator) for i in order}
     limit = budget.limit.numerator * (c_scale // budget.limit.denominator)
-    by_ratio = sorted(order, key=lambda i: Fraction(-weight[i], cost[i]) if cost[i] else -math.inf)
+    # ratio order, zero-cost claims first (their ratio is unbounded): exact keys, no float infinity
+    by_ratio = sorted(
+        order, key=lambda i: (1, Fraction(-weight[i], cost[i])) if cost[i] else (0, Fraction(0))
+    )
     best: list[int] = []
     best_weight = 0
     chosen: list[int] = []
     banned: dict[int, int] = {}  # claim -> how many chosen claims conflict with it
 
     def bound(position: int, total: int, spent: int) -> int:
-        first = order[position] if position < len(order) else math.inf
+        first = order[position]  # `search` calls the bound only while position < len(order)
         room = limit - spent
         if room <= _SUBSET_SUM_ROOM:  # cut the room to the largest cost sum the open claims reach
             sums = 1

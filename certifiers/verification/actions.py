@@ -282,6 +282,12 @@ def check_actions(cert: ActionCertificate, report: Report) -> ActionFacts:
     report.require(
         "actions.schemas.unique", len(tools) == len(set(tools)), f"expected unique tools: {tools}"
     )
+    canon = [_canon_path(path) for path in cert.state.files]
+    report.require(
+        "actions.state.files.aliases",
+        len(canon) == len(set(canon)),
+        "expected file paths that stay distinct after normalization, got aliases",
+    )
     schemas = {schema.tool: schema for schema in reversed(cert.schemas)}  # first one wins
     counters = dict(cert.state.counters)
     blocked: list[tuple[str, str, str]] = []

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from certifiers.types import Certificates, Policy
+from certifiers.types import Certificates
 from certifiers.verification.report import Report
 
 __all__ = ["ALLOWED_ASSUMPTIONS", "check_rules"]
@@ -117,8 +117,11 @@ def _check_presence(certs: Certificates, report: Report) -> None:
         )
 
 
-def _check_policy(policy: Policy, report: Report) -> None:
-    """Ranges of the recorded policy (SPEC 5.7)."""
+def _check_policy(certs: Certificates, report: Report) -> None:
+    """Ranges of every recorded policy field (SPEC 5.7), and the policy bound to what was
+    certified: the grounding thresholds and the action gate's `unknown_tools` are the policy's."""
+    policy = certs.policy
+    report.require("policy.name", bool(policy.name), "expected a non-empty name")
     for name in ("min_supported_mass", "max_contradicted_mass", "max_contested_mass"):
         value = getattr(policy, name)
         report.require(f"policy.{name}", 0 <= value <= 1, f"expected in [0, 1], got {value}")
@@ -129,13 +132,44 @@ def _check_policy(policy: Policy, report: Report) -> None:
     )
     age = policy.max_age_seconds
     report.require("policy.max_age_seconds", age == "∞" or age >= 0, f"expected >= 0, got {age}")
+    for name in ("max_calibration_gap", "min_perturbation_budget"):
+        value = getattr(policy, name)
+        report.require(
+            f"policy.{name}", value is None or value >= 0, f"expected null or >= 0, got {value}"
+        )
+    thresholds = policy.thresholds
+    for name in ("theta_g", "theta_c"):
+        value = getattr(thresholds, name)
+        report.require(
+            f"policy.thresholds.{name}", 0 < value <= 1, f"expected in (0, 1], got {value}"
+        )
+    for name in ("theta_e", "theta_r"):
+        value = getattr(thresholds, name)
+        report.require(
+            f"policy.thresholds.{name}", 0 <= value <= 1, f"expected in [0, 1], got {value}"
+        )
+    report.require(
+        "policy.forbidden_patterns",
+        all(policy.forbidden_patterns),
+        "expected non-empty patterns (an empty one matches every text)",
+    )
+    allowed = policy.allowed_oracles
+    report.require(
+        "policy.allowed_oracles",
+        allowed is None or all(allowed),
+        "expected null or non-empty adapter names",
+    )
+    if certs.grounding is not None:
+        report.expect("grounding.thresholds", thresholds, certs.grounding.thresholds)
+    if certs.actions is not None:
+        report.expect("actions.unknown_tools", policy.unknown_tools, certs.actions.unknown_tools)
 
 
 def check_rules(certs: Certificates, report: Report) -> None:
     """Assumptions, oracle digests, presence, and context/policy sanity."""
     _check_declarations(certs, report)
     _check_presence(certs, report)
-    _check_policy(certs.policy, report)
+    _check_policy(certs, report)
     ctx = certs.context
     report.require(
         "context.disabled_layers",

@@ -14,6 +14,7 @@ from fractions import Fraction
 from typing import NamedTuple
 
 from certifiers.canonical import canonical_digest, sha256_digest
+from certifiers.render import candidate_text
 from certifiers.tokens import content_tokens
 from certifiers.types import (
     VERIFIER_VERSION,
@@ -169,10 +170,24 @@ def _emitted(certs: Certificates, facts: Facts) -> Masses | None:
     )
 
 
+def _forbidden_in_emission(certs: Certificates, facts: Facts) -> str | None:
+    """The first forbidden pattern in the text emitted unless rejected (recomputed residue)."""
+    kept = facts.residue.kept if facts.residue is not None else ()
+    dropped_any = facts.residue is not None and bool(facts.residue.dropped)
+    text = candidate_text(certs.decomposition, kept, dropped_any).casefold()
+    for pattern in certs.policy.forbidden_patterns:
+        if pattern.casefold() in text:
+            return pattern
+    return None
+
+
 def _verdict(certs: Certificates, facts: Facts, dropped: list[str], gaps: list[str]) -> Verdict:
     failed = certs.context.oracle_failures
     if failed:
         return Abstain(reasons=tuple(f"oracle {f.oracle} failed: {f.reason}" for f in failed))
+    pattern = _forbidden_in_emission(certs, facts)
+    if pattern is not None:
+        return Abstain(reasons=(f"forbidden pattern in the emitted text: {pattern}",))
     kept = len(facts.residue.kept) if facts.residue is not None else 0
     allowed = facts.actions.allowed if facts.actions is not None else 0
     if dropped and kept == 0 and allowed == 0:
@@ -202,7 +217,7 @@ def _expected_card(certs: Certificates, facts: Facts) -> Card:
         masses = dict.fromkeys(masses, Fraction(0))
     kept = facts.residue.kept if facts.residue is not None else ()
     folded = [claims[i].text.casefold() for i in kept]
-    forbidden_ok = not any(
+    forbidden_ok = _forbidden_in_emission(certs, facts) is None and not any(
         p.casefold() in t for p in certs.policy.forbidden_patterns for t in folded
     )
     under_limit: bool | None = None

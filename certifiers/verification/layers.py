@@ -90,6 +90,14 @@ def check_stability(
     report.require(
         "stability.epsilon0", epsilon0 is None or epsilon0 >= 0, f"expected >= 0, got {epsilon0}"
     )
+    drift = embedding.drift_bound if embedding is not None else None
+    if cert.source == "derived" and drift is not None:
+        # independent of the shared `sqrt_upper`: eps0 must bound sqrt(drift), square-root-free
+        report.require(
+            "stability.epsilon0.bounds_drift",
+            epsilon0 is not None and epsilon0 >= 0 and epsilon0 * epsilon0 >= drift,
+            f"expected epsilon0^2 >= drift bound {drift}, got epsilon0 {epsilon0}",
+        )
     gains = [layer.gain for layer in layers]
     margins = [layer.margin for layer in layers]
     report.expect("stability.kappa", conditioning_number(gains), cert.kappa)

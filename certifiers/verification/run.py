@@ -2,7 +2,8 @@
 
 Grounding first (its recomputed statuses and masses feed the residue, card and stability checks),
 then residue, embedding, actions, stability, the card (SPEC 5.6) and the policy decision
-(SPEC 5.7). Each step receives only recomputed facts from earlier steps, never stored fields. The
+(SPEC 5.7), then the emitted text (`Bundle.emission`) from the recomputed card, decision and
+residue. Each step receives only recomputed facts from earlier steps, never stored fields. The
 policy criteria come from `certifiers.policy.policy_failures` (shared, builder-independent code)
 evaluated on the recomputed card; the accept / downgrade / reject rule is re-implemented here.
 """
@@ -10,6 +11,7 @@ evaluated on the recomputed card; the accept / downgrade / reject rule is re-imp
 from __future__ import annotations
 
 from certifiers.policy import policy_failures
+from certifiers.render import emission_of
 from certifiers.types import Abstain, Bundle, Card, Policy, PolicyDecision, Residue
 from certifiers.verification.actions import check_actions
 from certifiers.verification.card import Facts, check_card
@@ -59,3 +61,8 @@ def check_certificates(bundle: Bundle, report: Report) -> None:
     decision = expected_decision(card, certs.policy)
     report.expect("policy_decision.decision", decision.decision, bundle.policy_decision.decision)
     report.expect("policy_decision.failures", decision.failures, bundle.policy_decision.failures)
+    kept = residue.kept if residue is not None else ()
+    dropped = residue is not None and bool(residue.dropped)
+    emission = emission_of(certs.decomposition, kept, dropped, card, decision)
+    report.expect("emission.kind", emission.kind, bundle.emission.kind)
+    report.expect("emission.text", emission.text, bundle.emission.text)

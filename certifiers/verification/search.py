@@ -128,7 +128,7 @@ def _search_coupled(
     cut = n > EXHAUSTIVE_LIMIT
     # fractional-knapsack order: free (cost 0) bits first, then by weight/cost decreasing
     by_ratio = sorted(
-        range(n), key=lambda b: Fraction(-weight[b], cost[b]) if cost[b] else -math.inf
+        range(n), key=lambda b: (1, Fraction(-weight[b], cost[b])) if cost[b] else (0, Fraction(0))
     )
 
     def reachable_room(bit: int, mask: int, room: int) -> int:

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 import structlog
 
 from certifiers.errors import CertifierError
+from oracles.prompts import PROMPT_VERSION
 from proxy.assurance.actions_file import DefaultActions
 from proxy.assurance.certify import CertifiedCall, new_replay_handle
 from proxy.assurance.emit import ParsedAnswer
@@ -126,7 +128,9 @@ def scenario_inputs(
         card_ttl_s=config.card_ttl_s,
         max_claims=config.max_claims,
         evidence=areq.evidence,
-        actions=_actions(pipeline.default_actions, areq, now, calls),
+        actions=_actions(
+            pipeline.default_actions, areq, now, calls, _policy_unknown_tools(pipeline, areq)
+        ),
         policy_overrides=areq.field.policy,
         claim_dependencies=areq.field.claim_dependencies,
         disabled_layers=("stability",) if pipeline.oracles.embedder is None else (),
@@ -135,27 +139,53 @@ def scenario_inputs(
 
 
 def _actions(
-    defaults: DefaultActions, areq: AssuranceRequest, now: int, calls: list[ToolCall]
+    defaults: DefaultActions,
+    areq: AssuranceRequest,
+    now: int,
+    calls: list[ToolCall],
+    policy_unknown_tools: str | None,
 ) -> ActionInputs | None:
     requested = areq.field.actions
-    schemas = (
-        requested.schemas
-        if requested is not None and requested.schemas is not None
-        else defaults.schemas
-    )
+    client_schemas = requested.schemas if requested is not None else None
+    schemas = merged_schemas(defaults.schemas, client_schemas or ())
     if not schemas and not calls and requested is None:
         return None
     state: dict[str, Any] = {}
     if requested is not None and requested.state is not None:
         state.update(requested.state)
     state["now"] = now  # the server's clock, never the client's (`mtime_at_least_days`)
+    operator = defaults.unknown_tools or policy_unknown_tools
     unknown = requested.unknown_tools if requested is not None else None
     return ActionInputs(
         schemas=schemas,
         state=state,
         calls=calls,
-        unknown_tools=unknown or defaults.unknown_tools,
+        # the request may only tighten the operator's choice (actions_file, else the policy)
+        unknown_tools="block" if operator == "block" else unknown or operator,
     )
+
+
+def _policy_unknown_tools(pipeline: Pipeline, areq: AssuranceRequest) -> str | None:
+    policy = pipeline.certifier.extra_policies.get(areq.policy)
+    return policy.unknown_tools if policy is not None else None
+
+
+def merged_schemas(
+    operator: Sequence[Mapping[str, Any]], client: Sequence[Mapping[str, Any]]
+) -> tuple[dict[str, Any], ...]:
+    """The operator's `actions_file` schemas with the client's added as constraints (issue 9 §3):
+    a client schema for an operator tool appends its preconditions and effects to the operator's
+    (never replaces them); a schema for another tool is added as is."""
+    merged: dict[object, dict[str, Any]] = {}
+    for schema in (*operator, *client):
+        tool = schema.get("tool")
+        if tool in merged:
+            into = merged[tool]
+            into["pre"] = [*into.get("pre", ()), *schema.get("pre", ())]
+            into["effects"] = [*into.get("effects", ()), *schema.get("effects", ())]
+        else:
+            merged[tool] = dict(schema)
+    return tuple(merged.values())
 
 
 def _with_oracles(
@@ -174,4 +204,17 @@ def _with_oracles(
         stability=stability.stability,
         failures=(*grounding.failures, *stability.failures),
         model_version=version if isinstance(version, str) else None,
+        prompt_template=prompt_template(grounding),
     )
+
+
+def prompt_template(grounding: Grounding) -> str | None:
+    """The prompts behind the grounding records (hashed into the card's `prompt_template_hash`):
+    `role=adapter:version` per decomposer / NLI record, the prompt version for `llm` adapters and
+    the adapter's own rule version otherwise; None when neither oracle answered."""
+    parts = [
+        f"{role}={record.adapter}:{PROMPT_VERSION if record.adapter == 'llm' else record.model}"
+        for role, record in (("decomposer", grounding.decomposition), ("nli", grounding.nli))
+        if record is not None
+    ]
+    return ";".join(parts) or None

@@ -9,6 +9,13 @@ the canonical bundle under its replay handle and chains the session's action cou
 `CertifiedCall` carries the typed bundle for emission and the `CardSummary` for the wire. This
 module computes no certificate field and decides nothing about emission.
 
+Verify before emit: every bundle passes the independent verifier (`certifiers.verify`, pinned to
+the proxy's own key when it signs) in the same worker thread, before the response leaves. A
+failure is logged (`bundle_self_check_failed`, obligation names only), counted
+(`on_self_check_failure`) and, in enforce mode, replaced by an abstain bundle (the same inputs plus
+a `verifier` oracle failure) so nothing unverified is emitted; if that abstain bundle fails too,
+certification fails (500, nothing sent). Shadow keeps the bundle (its answer is unchanged anyway).
+
 Session counters advance only for calls whose tool calls are actually emitted: mode `enforce`
 with decision `accept` or `downgrade` (the gate's post-state counts exactly the allowed calls,
 which are the ones emitted). Shadow calls and rejected calls leave the trajectory unchanged. A
@@ -22,7 +29,7 @@ import asyncio
 import re
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -33,13 +40,15 @@ from certifiers.builders import certify
 from certifiers.builders.certify import resolve_policy
 from certifiers.bundle import card_digest, card_signing_payload, encode_bundle, with_signature
 from certifiers.canonical import encode_canonical
-from certifiers.errors import CertifierError, ScenarioError
+from certifiers.errors import CertificationError, CertifierError, ScenarioError
 from certifiers.scenario import decode_scenario
 from certifiers.types import Bundle, Policy
 from certifiers.verdict import verdict_name
+from certifiers.verify import CheckResult, check_bundle
 from proxy.assurance.headers import CardSummary
 from proxy.assurance.scenario import (
     ActionInputs,
+    OracleFailure,
     ScenarioInputs,
     build_scenario,
     decoded_embedding,
@@ -63,6 +72,10 @@ _CLIENT_PATHS = (
 _PATH_IN_MESSAGE = re.compile(r"`(\$[^`]*)`")
 
 
+#: the oracle failure an enforce bundle that fails the in-process verifier is replaced with
+SELF_CHECK_FAILURE = OracleFailure("verifier", "independent verification of the bundle failed")
+
+
 @dataclass(frozen=True, slots=True)
 class CertifiedCall:
     """A certified call: its typed bundle, the stored bytes and the wire summary."""
@@ -82,11 +95,14 @@ class Certifier:
         extra_policies: Mapping[str, Policy],
         signing_key: SigningKey | None,
         sessions: SessionCounters,
+        on_self_check_failure: Callable[[], None] = lambda: None,
     ) -> None:
         self.store = store
         self.extra_policies = extra_policies
         self.signing_key = signing_key
         self.sessions = sessions
+        self.on_self_check_failure = on_self_check_failure
+        self.trusted_keys = (signing_key.public_key,) if signing_key is not None else None
 
     def check_client_inputs(self, inputs: ScenarioInputs) -> None:
         """Decode a scenario holding only the client's inputs; a bad one is a 400 naming the field.
@@ -114,17 +130,16 @@ class Certifier:
     ) -> CertifiedCall:
         """Certify (in a worker thread), sign, store; chain the session's action counters."""
         if session is None or inputs.actions is None:
-            bundle = await asyncio.to_thread(self._certify_sync, inputs)
+            bundle, bundle_bytes = await asyncio.to_thread(self._certify_checked, inputs, mode)
         else:
             # one call of a session at a time: each starts from the previous post-state
             async with self.sessions.locked(session):
                 inputs = self._chain_counters(inputs, session)
-                bundle = await asyncio.to_thread(self._certify_sync, inputs)
+                bundle, bundle_bytes = await asyncio.to_thread(self._certify_checked, inputs, mode)
                 actions = bundle.certificates.actions
                 emitted = mode == "enforce" and bundle.policy_decision.decision != "reject"
                 if actions is not None and emitted:
                     self.sessions.put(session, actions.post_counters)
-        bundle_bytes = encode_bundle(bundle)
         summary = summarize(bundle)
         try:
             await self.store.put(inputs.replay_handle, bundle_bytes, inputs.now)
@@ -133,13 +148,38 @@ class Certifier:
             summary = replace(summary, stored=False)
         return CertifiedCall(bundle=bundle, bundle_bytes=bundle_bytes, summary=summary)
 
+    def _certify_checked(self, inputs: ScenarioInputs, mode: str) -> tuple[Bundle, bytes]:
+        """Certify, then verify the bundle independently before anything is emitted."""
+        bundle = self._certify_sync(inputs)
+        bundle_bytes = encode_bundle(bundle)
+        result = self.self_check(bundle_bytes, inputs.replay_handle)
+        if result.ok or mode != "enforce":
+            return bundle, bundle_bytes
+        failures = (*inputs.failures, SELF_CHECK_FAILURE)
+        bundle = self._certify_sync(replace(inputs, failures=failures))
+        bundle_bytes = encode_bundle(bundle)
+        if not self.self_check(bundle_bytes, inputs.replay_handle).ok:
+            raise CertificationError("Expected the abstain bundle to verify, got failures")
+        return bundle, bundle_bytes
+
+    def self_check(self, bundle_bytes: bytes, replay_handle: str) -> CheckResult:
+        """The independent verifier over the bundle bytes; a failure is logged and counted."""
+        result = check_bundle(bundle_bytes, trusted_keys=self.trusted_keys)
+        if not result.ok:
+            # obligation names only: failure details may quote answer text
+            names = sorted({failure.partition(":")[0] for failure in result.failures})
+            log.error("bundle_self_check_failed", replay_handle=replay_handle, obligations=names)
+            self.on_self_check_failure()
+        return result
+
     def _certify_sync(self, inputs: ScenarioInputs) -> Bundle:
         scenario = decode_scenario(build_scenario(inputs))
         decoded = decoded_embedding(inputs)
         if decoded is not None:
             # the embedding section was decoded ahead of time (`proxy.assurance.orchestrate`)
             scenario = msgspec.structs.replace(scenario, embedding=decoded)
-        bundle = certify(scenario, extra_policies=self.extra_policies)
+        signer = self.signing_key.public_key.hex() if self.signing_key is not None else None
+        bundle = certify(scenario, extra_policies=self.extra_policies, signer=signer)
         if self.signing_key is not None:
             signature = self.signing_key.sign(card_signing_payload(bundle))
             bundle = with_signature(bundle, self.signing_key.public_key, signature)

@@ -9,9 +9,10 @@ call), in order; the gate's decisions are applied by position.
 
 Enforce mode (SPEC 5.7) always re-emits from an allow-list, whatever the decision: top-level `id`,
 `object`, `created`, `model`, `system_fingerprint`, `service_tier`, `usage`; one choice with
-`index`, `finish_reason`, `logprobs: null` and a message of `role`, `content` (the certified text,
-the residue rendered by `certifiers.render`, or the abstention), `refusal: null`, and the calls the
-gate allowed. Provider fields that were not certified (`logprobs`, `reasoning_content`,
+`index`, `finish_reason`, `logprobs: null` and a message of `role`, `content` (exactly the
+bundle's `emission.text`, which the verifier re-derives: the certified answer, the residue
+rendered from the kept claims' texts, or the abstention), `refusal: null`, and the calls the gate
+allowed. Provider fields that were not certified (`logprobs`, `reasoning_content`,
 `annotations`, `audio`, a refusal text, unknown keys) are dropped even on `accept`. Shadow mode
 never changes the answer: the `"assurance"` object is spliced into the provider's bytes. This
 module decides nothing itself: it reads the decision, the residue and the gate's verdicts.
@@ -23,9 +24,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from certifiers.render import abstention_message, residue_answer
 from certifiers.types import Bundle
-from proxy.server.errors import UpstreamError
+from proxy.server.errors import ProxyError, UpstreamError
 
 REJECT_FINISH_REASON = "content_filter"
 FUNCTION_CALL_ID = "function_call"
@@ -44,6 +44,12 @@ class UpstreamAnswerError(UpstreamError):
     """The upstream answered with a body that is not a certifiable ChatCompletion (one message)."""
 
     code = "upstream_invalid_answer"
+
+
+class EmissionMismatchError(ProxyError):
+    """The bundle's emitted answer is not the answer being emitted (a bug); nothing is sent."""
+
+    code = "emission_mismatch"
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,15 +189,18 @@ def enforced_completion(answer: ParsedAnswer, bundle: Bundle) -> dict[str, Any]:
     decision = bundle.policy_decision.decision
     finish_reason = choice.get("finish_reason") if isinstance(choice, dict) else None
     message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None}
+    emission = bundle.emission
     if decision == "reject":
-        message["content"] = abstention_message(bundle.card, bundle.policy_decision)
+        message["content"] = emission.text
         finish_reason = REJECT_FINISH_REASON
     else:
-        residue = bundle.certificates.residue
-        if decision == "downgrade" and residue is not None and residue.dropped:
-            message["content"] = residue_answer(bundle.certificates.decomposition, residue.kept)
-        elif answer.text or choice["message"].get("content") is not None:
-            message["content"] = answer.text
+        if emission.kind == "answer" and emission.text != answer.text:
+            raise EmissionMismatchError(
+                "Expected the certified answer to be the upstream's answer, got a different text"
+            )
+        content = choice["message"].get("content")
+        if emission.kind != "answer" or emission.text or content is not None:
+            message["content"] = emission.text
         allowed = allowed_positions(bundle, answer.calls)
         kept = [call for call, ok in zip(answer.calls, allowed, strict=True) if ok]
         tool_calls = [_tool_call(call) for call in kept if not call.legacy]

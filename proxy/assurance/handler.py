@@ -23,6 +23,7 @@ from proxy.assurance.answer import (
     scenario_inputs,
     too_large,
 )
+from proxy.assurance.client_policy import impose_client_policy
 from proxy.assurance.emit import (
     UpstreamAnswerError,
     encode_completion,
@@ -38,6 +39,7 @@ from proxy.assurance.slot import PIPELINE, Pipeline
 from proxy.assurance.stream import completion_chunks
 from proxy.config import AssuranceMode
 from proxy.server.chat_request import ChatRequest
+from proxy.server.clients import client_config
 from proxy.server.state import REQUEST_INFO, STATE
 from proxy.upstreams.base import Upstream
 
@@ -63,6 +65,14 @@ async def _handle_assured_chat(
         mode=mode,
         known_policies=pipeline.known_policies,
         config=config.assurance,
+    )
+    client_name = request[REQUEST_INFO].client
+    areq = impose_client_policy(
+        areq,
+        request.headers,
+        client_name=client_name,
+        client=client_config(config, client_name),
+        policies=pipeline.certifier.extra_policies,
     )
     now = int(time.time())
     pipeline.certifier.check_client_inputs(

@@ -19,7 +19,7 @@ from proxy.assurance.actions_file import load_default_actions
 from proxy.assurance.certify import Certifier
 from proxy.assurance.chat_clients import chat_clients, embeddings_clients
 from proxy.assurance.handler import handle_assured_chat
-from proxy.assurance.routes import handle_verify, make_card_handler
+from proxy.assurance.routes import make_card_handler, make_verify_handler
 from proxy.assurance.sessions import SessionCounters
 from proxy.assurance.signing import SigningKey, load_signing_key
 from proxy.assurance.slot import PIPELINE, Pipeline, PipelineSlot
@@ -39,7 +39,10 @@ def setup_assurance(app: web.Application) -> None:
         "/v1/assurance/cards/{replay_handle}",
         make_card_handler(lambda request: request.app[PIPELINE].require().certifier.store),
     )
-    app.router.add_post("/v1/assurance/verify", handle_verify)
+    app.router.add_post(
+        "/v1/assurance/verify",
+        make_verify_handler(lambda request: request.app[PIPELINE].require().certifier.trusted_keys),
+    )
 
 
 async def _pipeline_context(app: web.Application) -> AsyncIterator[None]:
@@ -66,6 +69,7 @@ async def _pipeline_context(app: web.Application) -> AsyncIterator[None]:
             extra_policies=policies,
             signing_key=signing_key,
             sessions=SessionCounters(),
+            on_self_check_failure=state.metrics.count_self_check_failure,
         )
         app[PIPELINE].pipeline = Pipeline(
             config=config,

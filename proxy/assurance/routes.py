@@ -2,7 +2,8 @@
 
 `GET /v1/assurance/cards/{replay_handle}` returns the stored bundle bytes exactly as certified (404
 in OpenAI's error shape when the handle is unknown). `POST /v1/assurance/verify` runs
-`certifiers.verify.check_bundle` on the posted bytes and answers
+`certifiers.verify.check_bundle` on the posted bytes (pinned to the proxy's own signing key when
+one is configured) and answers
 `{"valid": bool, "errors": [...], "notes": [...]}` (notes: data taken as recorded rather than
 re-derived; 200 either way: an invalid bundle is an answer, not an error). The check runs in a
 worker thread so a large bundle does not stall the event loop. This module does not certify or
@@ -45,10 +46,18 @@ def make_card_handler(
     return handle_get_card
 
 
-async def handle_verify(request: web.Request) -> web.StreamResponse:
-    """`POST /v1/assurance/verify`: re-check the posted bundle offline."""
-    body = await read_body(request, request.app[STATE].config.server.max_body_bytes)
-    result = await asyncio.to_thread(check_bundle, body)
-    return json_response(
-        {"valid": result.ok, "errors": list(result.failures), "notes": list(result.notes)}
-    )
+def make_verify_handler(
+    trusted_keys_of: Callable[[web.Request], tuple[bytes, ...] | None],
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """`POST /v1/assurance/verify`, pinned to `trusted_keys_of(request)` (the proxy's own key
+    when it signs: a stripped or foreign signature is then `valid: false`)."""
+
+    async def handle_verify(request: web.Request) -> web.StreamResponse:
+        body = await read_body(request, request.app[STATE].config.server.max_body_bytes)
+        keys = trusted_keys_of(request)
+        result = await asyncio.to_thread(check_bundle, body, trusted_keys=keys)
+        return json_response(
+            {"valid": result.ok, "errors": list(result.failures), "notes": list(result.notes)}
+        )
+
+    return handle_verify

@@ -37,7 +37,7 @@ def create_app(config: Config, *, setup_assurance: SetupAssurance | None = None)
 
     Raises `proxy.config.ConfigError` when the client keys it names cannot be read.
     """
-    client_keys = ClientKeys.from_config(config.server)
+    client_keys = ClientKeys.from_config(config)
     state = ProxyState(config=config, client_keys=client_keys)
     app = web.Application(
         client_max_size=config.server.max_body_bytes,

@@ -49,6 +49,14 @@ class AuthenticationError(ProxyError):
     code = "invalid_api_key"
 
 
+class PermissionDeniedError(ProxyError):
+    """An authenticated client asked for something the operator does not allow it (issue 9 §3)."""
+
+    status = 403
+    error_type = "permission_error"
+    code = "permission_denied"
+
+
 class ModelNotFoundError(ProxyError):
     """No configured upstream serves the requested model."""
 

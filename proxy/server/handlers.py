@@ -20,6 +20,7 @@ from aiohttp import web
 
 from proxy.config import AssuranceMode
 from proxy.server.chat_request import ChatRequest, parse_chat_request
+from proxy.server.clients import client_config, client_mode
 from proxy.server.errors import (
     AssuranceUnavailableError,
     BodyTooLargeError,
@@ -45,8 +46,9 @@ class _ModelField(msgspec.Struct):
     model: str
 
 
-def read_mode(request: web.Request, default: AssuranceMode) -> AssuranceMode:
-    """The requested assurance mode; raises `InvalidRequestError` (400) for an unknown value."""
+def read_mode(request: web.Request, default: AssuranceMode | None) -> AssuranceMode | None:
+    """The requested assurance mode (`default` when the header is absent); raises
+    `InvalidRequestError` (400) for an unknown value."""
     value = request.headers.get(MODE_HEADER)
     if value is None:
         return default
@@ -75,7 +77,8 @@ async def handle_chat(request: web.Request) -> web.StreamResponse:
     """`POST /v1/chat/completions`: check, route, then dispatch on the assurance mode."""
     state = request.app[STATE]
     info = request[REQUEST_INFO]
-    mode = read_mode(request, state.config.assurance.default_mode)
+    client = client_config(state.config, info.client)
+    mode = client_mode(client, read_mode(request, None), state.config.assurance.default_mode)
     info.mode = mode
     chat = parse_chat_request(await read_body(request, state.config.server.max_body_bytes))
     info.model = chat.model

@@ -54,6 +54,18 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self._self_check_failures = Counter(
+            "assurance_proxy_bundle_self_check_failures",
+            "Bundles the in-process independent verifier rejected before emission.",
+            registry=self.registry,
+        )
+        self._self_check_failures.inc(0)
+        self._client_requests = Counter(
+            "assurance_proxy_client_requests",
+            "Requests by authenticated client name ([[clients]] or client_keys).",
+            ("client",),
+            registry=self.registry,
+        )
         in_flight_gauge = Gauge(
             "assurance_proxy_in_flight_requests",
             "Requests currently being handled (health and metrics routes excluded).",
@@ -71,6 +83,14 @@ class Metrics:
             child = self._requests.labels(route=route, status=str(status), upstream=upstream)
             self._request_children[key] = child
         child.inc()
+
+    def count_self_check_failure(self) -> None:
+        """Count one bundle the in-process verifier rejected (verify before emit)."""
+        self._self_check_failures.inc()
+
+    def count_client(self, client: str) -> None:
+        """Count one request of an authenticated client."""
+        self._client_requests.labels(client=client).inc()
 
     def observe_upstream(self, upstream: str, seconds: float) -> None:
         """Record how long one upstream call took to answer."""

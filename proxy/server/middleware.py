@@ -57,7 +57,8 @@ def make_edge_middleware(state: ProxyState) -> Middleware:
         try:
             if not probe:
                 if state.client_keys is not None:
-                    state.client_keys.check(request.headers.get("Authorization"))
+                    info.client = state.client_keys.check(request.headers.get("Authorization"))
+                    metrics.count_client(info.client)
                 if state.in_flight >= server.max_concurrency:
                     raise TooManyRequestsError(
                         f"Expected at most {server.max_concurrency} concurrent requests, got more;"
@@ -100,6 +101,7 @@ def make_edge_middleware(state: ProxyState) -> Middleware:
                     model=info.model,
                     upstream=upstream,
                     mode=info.mode,
+                    client=info.client,
                     stream=info.stream,
                     status=status,
                     latency_ms=round((time.perf_counter() - started) * 1000.0, 3),

@@ -38,6 +38,8 @@ class RequestInfo:
     upstream: str | None = None
     mode: str | None = None
     stream: bool | None = None
+    #: the authenticated client's name (None with proxy auth off)
+    client: str | None = None
 
 
 @dataclass(slots=True)

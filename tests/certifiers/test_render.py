@@ -12,15 +12,25 @@ from tests.certifiers.examples import bundle_of, clean_scenario
 ANSWER = "Alpha holds. Beta holds. Gamma holds."
 
 
-def test_residue_answer_uses_spans_in_answer_order() -> None:
-    """Kept claims with spans render the answer's own text, ordered by position."""
+def test_residue_answer_renders_claim_texts_in_span_order() -> None:
+    """Kept claims render their certified texts (never the span's content), ordered by span."""
     claims = (
-        Claim(text="gamma", weight=Fraction(1), span=(25, 38)),
-        Claim(text="alpha", weight=Fraction(1), span=(0, 12)),
-        Claim(text="beta", weight=Fraction(1), span=(13, 24)),
+        Claim(text="Gamma holds.", weight=Fraction(1), span=(25, 38)),
+        Claim(text="Alpha holds.", weight=Fraction(1), span=(0, 12)),
+        Claim(text="Beta holds.", weight=Fraction(1), span=(13, 24)),
     )
     decomposition = Decomposition(answer=ANSWER, claims=claims)
     assert residue_answer(decomposition, [0, 1]) == "Alpha holds. Gamma holds."
+
+
+def test_a_span_covering_a_dropped_claim_does_not_emit_its_text() -> None:
+    """A kept claim whose span covers the whole answer emits only its own certified text."""
+    claims = (
+        Claim(text="Alpha holds.", weight=Fraction(1), span=(0, len(ANSWER))),
+        Claim(text="Beta holds.", weight=Fraction(1), span=(13, 24)),
+    )
+    decomposition = Decomposition(answer=ANSWER, claims=claims)
+    assert residue_answer(decomposition, [0]) == "Alpha holds."
 
 
 def test_residue_answer_falls_back_to_claim_text_in_index_order() -> None:

@@ -18,6 +18,7 @@ from tests.certifiers.test_verify_scenarios import (
     embedding_block,
     full_scenario,
     signed,
+    signing_public_key,
 )
 
 Path = tuple[str | int, ...]
@@ -91,14 +92,26 @@ def _encode(tree: Any) -> bytes:
     return msgspec.json.encode(tree, order="sorted")
 
 
+def _subtrees(node: Any, path: Path = ()) -> Iterator[Path]:
+    """The path of every non-null dict or list value below the root (candidates for null)."""
+    children = node.items() if isinstance(node, dict) else enumerate(node)
+    for key, value in children:
+        if isinstance(value, dict | list):
+            yield (*path, key)
+            yield from _subtrees(value, (*path, key))
+
+
 def _mutations(tree: Any) -> Iterator[tuple[str, Any]]:
-    """(description, mutated tree) for every leaf change and every list/dict element drop."""
+    """(description, mutated tree) for every leaf change, every list/dict element drop (each dict
+    key deleted) and every subtree replaced with null (`signature: null` included)."""
     for path, value in _leaves(tree):
         yield f"set {path} {value!r}", _set(tree, path, _mutated_scalar(value))
     for path, node in _containers(tree):
         keys = list(node) if isinstance(node, dict) else sorted({0, len(node) - 1})
         for key in keys:
             yield f"drop {(*path, key)}", _dropped(tree, path, key)
+    for path in _subtrees(tree):
+        yield f"null {path}", _set(tree, path, None)
 
 
 def _shapes() -> dict[str, Any]:
@@ -122,7 +135,9 @@ def _valid_trees() -> dict[str, Any]:
     for shape, scenario in SHAPES.items():
         bundle = bundle_of(scenario)
         trees[f"{shape}-unsigned"] = msgspec.json.decode(encode_bundle(bundle))
-        trees[f"{shape}-signed"] = msgspec.json.decode(encode_bundle(signed(bundle)))
+        # a signing proxy records its key as `signer` (digest-covered) before signing
+        issued = bundle_of(scenario, signer=signing_public_key().hex())
+        trees[f"{shape}-signed"] = msgspec.json.decode(encode_bundle(signed(issued)))
     return trees
 
 
@@ -270,3 +285,81 @@ def test_non_inlined_measurements_are_surfaced_as_a_note() -> None:
         f"embedding.measurements: recorded (vectors not inlined; {count} coordinates) — bound by "
         "vectors_digest, not re-derived"
     ) in result.notes
+
+
+def _derived_paths(tree: Any) -> set[Path]:
+    certs = tree["certificates"]
+    return {
+        ("certificates", kind, field)
+        for kind, fields in _DERIVED.items()
+        if certs[kind] is not None
+        for field in fields
+    }
+
+
+def _candidates(value: Any) -> list[Any]:
+    """Several edits of one leaf, small and extreme (a small nudge may cross no threshold)."""
+    if isinstance(value, bool):
+        return [not value]
+    if isinstance(value, int):
+        return [value + 1, value - 1, 0, 1, 10**6, -(10**6), value * 1000 + 7]
+    if value is None:
+        return [0, "x"]
+    assert isinstance(value, str)
+    edits = [_mutated_scalar(value), "", "x", "The moon is made of cheese and 42."]
+    if _RATIONAL.fullmatch(value):
+        edits += ["0", "1", "1/2", "1000000", "-1", "1/1000000"]
+    return edits
+
+
+def _data_leaf_survivors(shape: str) -> list[str]:
+    """Data leaves (not derived fields) that no edit, re-sealed, makes the verifier reject."""
+    tree = TREES[f"{shape}-unsigned"]
+    derived = _derived_paths(tree)
+    survivors = []
+    for path, value in _leaves(tree["certificates"], ("certificates",)):
+        if any(path[: len(prefix)] == prefix for prefix in derived):
+            continue
+        caught = False
+        for edit in _candidates(value):
+            try:
+                data = _resealed(_set(tree, path, edit))
+            except BundleFormatError:
+                caught = True
+                break
+            if not check_bundle(data).ok:
+                caught = True
+                break
+        if not caught:
+            survivors.append("/".join(str(step) for step in path))
+    return survivors
+
+
+#: data leaves that are inputs only: no derived value depends on them, so a re-sealed edit yields a
+#: different valid bundle (only a signature binds them; SOUNDNESS.md "without a signature")
+_INPUT_ONLY = re.compile(
+    r"certificates/context/("
+    r"oracles/\w+/model"  # which model answered (provenance; digests are checked per certificate)
+    r"|evidence/\d+/(id|source)"  # evidence labels; the texts are bound by evidence_digest
+    r")"
+    r"|certificates/embedding/text"  # the embedded text; the vectors are the data
+)
+#: data leaves that affect a derived value only under other policies or data than these shapes
+#: have: an oracle's adapter (only with `allowed_oracles`), and policy criteria that pass either
+#: way here (each is exercised in tests/certifiers/test_policy.py)
+_NOT_EXERCISED_HERE = re.compile(
+    r"certificates/context/oracles/\w+/adapter"
+    r"|certificates/policy/(forbidden_must_pass|require_action_safe|required_in_scope)"
+)
+
+
+@pytest.mark.parametrize("shape", ["full", "layers"])
+def test_every_data_leaf_affects_a_derived_value_or_is_declared_input_only(shape: str) -> None:
+    """Changing any data leaf (re-sealed) is caught by some re-derivation, unless declared input."""
+    survivors = _data_leaf_survivors(shape)
+    undeclared = [
+        leaf
+        for leaf in survivors
+        if not _INPUT_ONLY.fullmatch(leaf) and not _NOT_EXERCISED_HERE.fullmatch(leaf)
+    ]
+    assert undeclared == []

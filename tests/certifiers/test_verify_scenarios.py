@@ -165,9 +165,9 @@ def full_scenario(**extra: Any) -> dict[str, Any]:
     return scenario
 
 
-def bundle_of(scenario: dict[str, Any]) -> Bundle:
-    """Certify a scenario given as a JSON-like dict."""
-    return certify(decode_scenario(json.dumps(scenario).encode()))
+def bundle_of(scenario: dict[str, Any], *, signer: str | None = None) -> Bundle:
+    """Certify a scenario given as a JSON-like dict (`signer`: the issuing proxy's key, hex)."""
+    return certify(decode_scenario(json.dumps(scenario).encode()), signer=signer)
 
 
 def signed(bundle: Bundle) -> Bundle:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 import certifiers.tokens
 from oracles.text import content_tokens, is_negated, lexical_tokens, numbers, segments
+from tests.token_table import TABLE
 
 PIECES = [*"aZ19.,;:!?\n \t\"')-*", "Dr", "e.g", "but", "\u2022", "\u00e9", "22.5", "\ufb01"]
 
@@ -116,3 +118,12 @@ def test_numbers_keep_sign_fold_scripts_and_join_thousands() -> None:
     assert numbers("\u22125 and -0.0") == {"-5", "0"}
     assert lexical_tokens("received 1,000 mg") == {"received", "1000", "mg"}
     assert content_tokens("received 1,000 mg") == {"received", "1", "0", "mg"}
+
+
+@pytest.mark.parametrize(("text", "negated", "signed"), TABLE)
+def test_oracle_tokenizer_agrees_with_the_shared_table(
+    text: str, negated: bool, signed: frozenset[str]
+) -> None:
+    """`is_negated` and `numbers` read negation and sign as the shared table (and the core) do."""
+    assert is_negated(text) is negated
+    assert numbers(text) == signed
