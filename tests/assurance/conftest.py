@@ -36,14 +36,18 @@ async def assured_proxy(
     oracles: dict[str, dict[str, Any]] | None = None,
     assurance: dict[str, Any] | None = None,
     policies: dict[str, dict[str, Any]] | None = None,
+    store: dict[str, Any] | None = None,
 ) -> AsyncIterator[RunningProxy]:
-    """The proxy with the assurance pipeline in front of `upstream_url` (plus `[policies]`)."""
+    """The proxy with the assurance pipeline in front of `upstream_url` (plus `[policies]`).
+
+    `store` adds `[store]` keys to the SQLite default under `tmp_path`.
+    """
     config = proxy_config(
         upstream_url,
         assurance=assurance,
         extra={
             "oracles": {**DEFAULT_ORACLES, **(oracles or {})},
-            "store": {"path": str(tmp_path / "store.sqlite3")},
+            "store": {"path": str(tmp_path / "store.sqlite3"), **(store or {})},
             "policies": policies or {},
         },
     )
