@@ -234,8 +234,8 @@ class PostgresStore:
         await self._run("ping", work)
 
     async def aclose(self) -> None:
-        """Close the pool."""
-        await self._pool.close()
+        """Close the pool (its background workers get one second to stop)."""
+        await self._pool.close(timeout=1.0)
 
 
 def _int(value: object) -> int:
