@@ -46,6 +46,8 @@ class ServerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     max_body_bytes: int = 4 * 1024 * 1024
     max_concurrency: int = 256
     shutdown_grace_s: float = 10.0
+    # after SIGTERM: /readyz false while still accepting for this long, then stop listening
+    drain_s: float = 0.0
     # optional proxy auth: accepted client keys, one per line in a file, or comma-separated in env
     client_keys_file: str | None = None
     client_keys_env: str | None = None
@@ -70,6 +72,7 @@ class ServerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
             "a number >= 0",
             self.shutdown_grace_s,
         )
+        _require(self.drain_s >= 0, "server.drain_s", "a number >= 0", self.drain_s)
 
 
 class UpstreamConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

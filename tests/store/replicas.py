@@ -17,13 +17,16 @@ import sys
 from pathlib import Path
 
 
-def replica_config(upstream_url: str, store_toml: str, *, mode: str = "off") -> str:
+def replica_config(
+    upstream_url: str, store_toml: str, *, mode: str = "off", server_toml: str = ""
+) -> str:
     """TOML for one replica: the fake upstream, deterministic oracles, the given `[store]`."""
     return f"""
 [server]
 host = "127.0.0.1"
 port = 0
 shutdown_grace_s = 5.0
+{server_toml}
 
 [[upstreams]]
 name = "fake"
