@@ -7,7 +7,8 @@ For each store backend (SQLite file, PostgreSQL) it starts a fixed-answer upstre
 sentence decomposer, lexical NLI, rules paraphraser, no embedder). It reports p50/p99 latency,
 errors, throughput, and the proxy's RSS after warm-up and at the end (growth %). Finally SIGTERM
 under load: with streams in flight it signals the proxy and records what `/readyz` answered, how
-many in-flight streams completed, the exit code and the time to exit.
+many in-flight streams (answered by a second upstream after 2 s) completed, the exit code and the
+time to exit, with `[server] drain_s = --drain-s`.
 
 PostgreSQL comes from `--pg-url` (password in `PGPASSWORD`), else a throwaway cluster is started
 with the tests' `tests.pg.PostgresServer` (initdb/pg_ctl). The issue's full size is
@@ -39,11 +40,13 @@ from tests.pg import PASSWORD, PostgresServer
 
 ANSWER = "Aspirin inhibits cyclooxygenase enzymes. It reduces fever and pain in adults."
 EVIDENCE = [{"id": "e1", "text": ANSWER}]
+# the upstream think time of the SIGTERM phase's requests (model `slow-model`)
+SLOW_S = 2.0
 
 
-def _body(mode: str) -> bytes:
+def _body(mode: str, model: str = "demo-model") -> bytes:
     body: dict[str, Any] = {
-        "model": "demo-model",
+        "model": model,
         "messages": [{"role": "user", "content": "What does aspirin do?"}],
         "stream": True,
     }
@@ -52,13 +55,20 @@ def _body(mode: str) -> bytes:
     return json.dumps(body).encode()
 
 
-def _config(upstream: str, store: str, grace_s: float) -> str:
+def _config(upstream: str, slow: str, store: str, grace_s: float, drain_s: float) -> str:
     return f"""
 [server]
 host = "127.0.0.1"
 port = 0
 max_concurrency = 1024
 shutdown_grace_s = {grace_s}
+drain_s = {drain_s}
+
+[[upstreams]]
+name = "slow"
+kind = "openai"
+base_url = "{slow}"
+models = ["slow-*"]
 
 [[upstreams]]
 name = "demo"
@@ -182,17 +192,21 @@ def _pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-async def _drain(proxy: Proxy, in_flight: int, grace_s: float) -> dict[str, Any]:
+async def _drain(proxy: Proxy, in_flight: int, grace_s: float, drain_s: float) -> dict[str, Any]:
     """SIGTERM with `in_flight` shadow streams running: what completes, readyz, exit code."""
     url = f"{proxy.url}/v1/chat/completions"
-    body = _body("shadow")
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
+    body = _body("shadow", model="slow-model")
+    connector = aiohttp.TCPConnector(limit=in_flight + 1)
+    timeout = aiohttp.ClientTimeout(total=120)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         tasks = [
             asyncio.ensure_future(_stream(session, url, body, "shadow")) for _ in range(in_flight)
         ]
-        await asyncio.sleep(0.05)
+        # the slow upstream answers after SLOW_S: every request is inside the proxy by now
+        await asyncio.sleep(SLOW_S / 2)
         signalled = time.perf_counter()
         proxy.process.send_signal(signal.SIGTERM)
+        await asyncio.sleep(0.2)
         readyz: str
         try:
             async with session.get(f"{proxy.url}/readyz") as response:
@@ -211,14 +225,18 @@ async def _drain(proxy: Proxy, in_flight: int, grace_s: float) -> dict[str, Any]
         "exit_code": code,
         "exit_s": round(exited_s, 2),
         "grace_s": grace_s,
+        "drain_s": drain_s,
+        "upstream_delay_s": SLOW_S,
     }
 
 
 async def _backend(
-    name: str, store: str, upstream: str, args: argparse.Namespace
+    name: str, store: str, upstreams: tuple[str, str], args: argparse.Namespace
 ) -> dict[str, Any]:
+    upstream, slow = upstreams
+    config = _config(upstream, slow, store, args.grace_s, args.drain_s)
     with tempfile.TemporaryDirectory() as directory:
-        proxy = await Proxy.start(_config(upstream, store, args.grace_s), Path(directory))
+        proxy = await Proxy.start(config, Path(directory))
         try:
             await _load(proxy.url, "shadow", args.warmup, min(args.concurrency, 64))
             rss_start = proxy.rss_mib()
@@ -228,7 +246,7 @@ async def _backend(
                 await _load(proxy.url, "enforce", args.enforce_requests, args.enforce_concurrency),
             ]
             rss_end = proxy.rss_mib()
-            drain = await _drain(proxy, args.drain_in_flight, args.grace_s)
+            drain = await _drain(proxy, args.drain_in_flight, args.grace_s, args.drain_s)
         finally:
             if proxy.process.returncode is None:
                 proxy.process.kill()
@@ -246,7 +264,10 @@ async def _backend(
 async def _run(args: argparse.Namespace) -> dict[str, Any]:
     results: list[dict[str, Any]] = []
     server: Any = None
-    async with serve_fixed_answer(FixedAnswer(content=ANSWER, model="demo-model")) as upstream:
+    async with (
+        serve_fixed_answer(FixedAnswer(content=ANSWER, model="demo-model")) as upstream,
+        serve_fixed_answer(FixedAnswer(content=ANSWER, model="slow-model", delay_s=SLOW_S)) as slow,
+    ):
         try:
             for backend in args.backends.split(","):
                 if backend == "sqlite":
@@ -259,7 +280,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
                         url = server.url
                         os.environ["PGPASSWORD"] = PASSWORD
                     store = f'url = "{url}"\npassword_env = "PGPASSWORD"\npool_max_size = 20'
-                results.append(await _backend(backend, store, upstream, args))
+                results.append(await _backend(backend, store, (upstream, slow), args))
         finally:
             if server is not None:
                 await asyncio.to_thread(server.close)
@@ -280,6 +301,7 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--drain-in-flight", type=int, default=64)
     parser.add_argument("--grace-s", type=float, default=10.0)
+    parser.add_argument("--drain-s", type=float, default=2.0)
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--pg-url", default=None)
     parser.add_argument("--out", default=None)
