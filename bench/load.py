@@ -115,15 +115,12 @@ class Proxy:
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
             env={**os.environ, "OPENAI_API_KEY": ""},
         )  # fmt: skip
-        assert process.stdout is not None
-        while True:
-            line = await asyncio.wait_for(process.stdout.readline(), timeout=120)
-            if not line:
-                raise RuntimeError("the proxy exited before listening")
-            with contextlib.suppress(ValueError):
-                event = json.loads(line)
-                if event.get("event") == "proxy_listening":
-                    return cls(process, int(event["port"]))
+        try:
+            return cls(process, await asyncio.wait_for(_listening_port(process), timeout=120))
+        except BaseException:
+            process.kill()
+            await process.wait()
+            raise
 
     async def _read(self) -> None:
         assert self.process.stdout is not None
@@ -140,6 +137,18 @@ class Proxy:
         if self.process.returncode is None:
             self.process.send_signal(signal.SIGTERM)
         return await asyncio.wait_for(self.process.wait(), timeout=60)
+
+
+async def _listening_port(process: asyncio.subprocess.Process) -> int:
+    assert process.stdout is not None
+    while True:
+        line = await process.stdout.readline()
+        if not line:
+            raise RuntimeError("the proxy exited before listening")
+        with contextlib.suppress(ValueError):
+            event = json.loads(line)
+            if event.get("event") == "proxy_listening":
+                return int(event["port"])
 
 
 async def _stream(session: aiohttp.ClientSession, url: str, body: bytes, mode: str) -> float:
