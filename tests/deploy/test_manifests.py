@@ -129,7 +129,10 @@ def test_gateway_has_replicas_probes_drain_and_hardening() -> None:
     assert proxy["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert "preStop" in proxy["lifecycle"]
     config = _config_of(objects)
-    assert pod["spec"]["terminationGracePeriodSeconds"] >= config.server.shutdown_grace_s + 5
+    # preStop sleep (5 s) + readiness drain + in-flight grace all fit before SIGKILL
+    budget = config.server.shutdown_grace_s + config.server.drain_s + 5
+    assert pod["spec"]["terminationGracePeriodSeconds"] >= budget
+    assert config.server.drain_s > 0
     assert config.store.url is not None
     assert config.store.password_env in set(kinds["Secret"]["stringData"])
     security = proxy["securityContext"]
