@@ -46,6 +46,8 @@ class ServerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     max_body_bytes: int = 4 * 1024 * 1024
     max_concurrency: int = 256
     shutdown_grace_s: float = 10.0
+    # after SIGTERM: /readyz false while still accepting for this long, then stop listening
+    drain_s: float = 0.0
     # optional proxy auth: accepted client keys, one per line in a file, or comma-separated in env
     client_keys_file: str | None = None
     client_keys_env: str | None = None
@@ -70,6 +72,7 @@ class ServerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
             "a number >= 0",
             self.shutdown_grace_s,
         )
+        _require(self.drain_s >= 0, "server.drain_s", "a number >= 0", self.drain_s)
 
 
 class UpstreamConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -126,8 +129,13 @@ class AssuranceConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     # "auto": embedding vectors inlined in the bundle only when small (4096 coordinates), else the
     # measurements are recorded data bound by a digest; "always": always inlined (re-derivable)
     inline_embeddings: Literal["auto", "always"] = "auto"
+    # a session whose counters have not advanced for this long starts afresh (and is purged)
+    session_ttl_s: int = 86400
 
     def __post_init__(self) -> None:
+        _require(
+            self.session_ttl_s > 0, "assurance.session_ttl_s", "an integer > 0", self.session_ttl_s
+        )
         for name in ("max_claims", "max_evidence_chunks", "max_evidence_bytes", "max_answer_bytes"):
             value = getattr(self, name)
             _require(value > 0, f"assurance.{name}", "an integer > 0", value)
@@ -140,9 +148,58 @@ class AssuranceConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
 
 
 class StoreConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """`[store]`: where bundles are kept (SQLite file)."""
+    """`[store]`: where bundles and sessions are kept: a SQLite `path`, or a PostgreSQL `url`."""
 
     path: str = "assurance-store.sqlite3"
+    # postgresql://user@host:5432/db selects PostgreSQL (shared by replicas); `path` is then unused
+    url: str | None = None
+    # environment variable holding the PostgreSQL password (instead of writing it in `url`)
+    password_env: str | None = None
+    pool_min_size: int = 1
+    pool_max_size: int = 10
+    # connect / pool-checkout timeout; past it the store counts as down
+    timeout_s: float = 5.0
+    # bundles older than this many days are purged in the background; None keeps them forever
+    retention_days: int | None = None
+    # how often the background task pings the store (readiness) and purges
+    maintenance_interval_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.url is not None:
+            _require(
+                self.url.startswith(("postgresql://", "postgres://")),
+                "store.url",
+                "a postgresql:// URL",
+                _redacted(self.url),
+            )
+        _require(
+            self.pool_min_size >= 0, "store.pool_min_size", "an integer >= 0", self.pool_min_size
+        )
+        _require(
+            self.pool_max_size >= max(1, self.pool_min_size),
+            "store.pool_max_size",
+            "an integer >= max(1, store.pool_min_size)",
+            self.pool_max_size,
+        )
+        _require(self.timeout_s > 0, "store.timeout_s", "a number > 0", self.timeout_s)
+        if self.retention_days is not None:
+            _require(
+                self.retention_days > 0,
+                "store.retention_days",
+                "an integer > 0",
+                self.retention_days,
+            )
+        _require(
+            self.maintenance_interval_s > 0,
+            "store.maintenance_interval_s",
+            "a number > 0",
+            self.maintenance_interval_s,
+        )
+
+
+def _redacted(url: str) -> str:
+    # never echo a password written into a URL
+    return re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", url)
 
 
 PolicyOverrides = Literal["none", "tighten", "any"]

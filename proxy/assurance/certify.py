@@ -18,9 +18,15 @@ certification fails (500, nothing sent). Shadow keeps the bundle (its answer is 
 
 Session counters advance only for calls whose tool calls are actually emitted: mode `enforce`
 with decision `accept` or `downgrade` (the gate's post-state counts exactly the allowed calls,
-which are the ones emitted). Shadow calls and rejected calls leave the trajectory unchanged. A
-store failure does not fail the call: the bundle is certified, so it is still emitted, and the
-summary says the replay handle is unavailable (`stored=False`).
+which are the ones emitted). Shadow calls and rejected calls leave the trajectory unchanged. The
+counters live in the store: a call reads the session's state, certifies from it, and advances it
+by compare-and-swap on the version it read; when another replica advanced first, the call
+re-certifies from the new state (at most `MAX_ADVANCE_ATTEMPTS` times, then 503), so no two
+emitted calls ever start from one pre-state. A store failure while storing the bundle does not
+fail the call: the bundle is certified, so it is still emitted, and the summary says the replay
+handle is unavailable (`stored=False`). A store that cannot be read or advanced for a session
+with actions fails closed in enforce (503 `store_unavailable`, nothing emitted) and, in shadow,
+certifies from the request's counters with `stored=False`.
 """
 
 from __future__ import annotations
@@ -53,10 +59,10 @@ from proxy.assurance.scenario import (
     build_scenario,
     decoded_embedding,
 )
-from proxy.assurance.sessions import SessionCounters, starting_counters
+from proxy.assurance.sessions import Counters, SessionLocks, starting_counters
 from proxy.assurance.signing import SigningKey
-from proxy.server.errors import InvalidRequestError
-from proxy.store.sqlite import BundleStore, StoreError
+from proxy.server.errors import InvalidRequestError, ProxyError
+from proxy.store.base import SessionState, Store, StoreError
 
 log = structlog.get_logger("proxy.assurance")
 
@@ -70,6 +76,16 @@ _CLIENT_PATHS = (
     ("$.evidence", "assurance.evidence"),
 )
 _PATH_IN_MESSAGE = re.compile(r"`(\$[^`]*)`")
+
+# how often one call re-certifies after losing the session's compare-and-swap to another replica
+MAX_ADVANCE_ATTEMPTS = 32
+
+
+class StoreUnavailableError(ProxyError):
+    """Enforce needs the session's counters and the store cannot give or advance them."""
+
+    status = 503
+    code = "store_unavailable"
 
 
 #: the oracle failure an enforce bundle that fails the in-process verifier is replaced with
@@ -91,16 +107,17 @@ class Certifier:
     def __init__(
         self,
         *,
-        store: BundleStore,
+        store: Store,
         extra_policies: Mapping[str, Policy],
         signing_key: SigningKey | None,
-        sessions: SessionCounters,
+        session_ttl_s: int = 86400,
         on_self_check_failure: Callable[[], None] = lambda: None,
     ) -> None:
         self.store = store
         self.extra_policies = extra_policies
         self.signing_key = signing_key
-        self.sessions = sessions
+        self.session_ttl_s = session_ttl_s
+        self.sessions = SessionLocks()
         self.on_self_check_failure = on_self_check_failure
         self.trusted_keys = (signing_key.public_key,) if signing_key is not None else None
 
@@ -129,22 +146,23 @@ class Certifier:
         self, inputs: ScenarioInputs, session: str | None, *, mode: str
     ) -> CertifiedCall:
         """Certify (in a worker thread), sign, store; chain the session's action counters."""
+        store_ok = True
         if session is None or inputs.actions is None:
             bundle, bundle_bytes = await asyncio.to_thread(self._certify_checked, inputs, mode)
         else:
-            # one call of a session at a time: each starts from the previous post-state
+            # one call of a session at a time here; the store's compare-and-swap across replicas
             async with self.sessions.locked(session):
-                inputs = self._chain_counters(inputs, session)
-                bundle, bundle_bytes = await asyncio.to_thread(self._certify_checked, inputs, mode)
-                actions = bundle.certificates.actions
-                emitted = mode == "enforce" and bundle.policy_decision.decision != "reject"
-                if actions is not None and emitted:
-                    self.sessions.put(session, actions.post_counters)
+                bundle, bundle_bytes, store_ok = await self._certify_in_session(
+                    inputs, session, mode
+                )
         summary = summarize(bundle)
-        try:
-            await self.store.put(inputs.replay_handle, bundle_bytes, inputs.now)
-        except StoreError as exc:
-            log.error("bundle_store_failed", replay_handle=inputs.replay_handle, error=str(exc))
+        if store_ok:
+            try:
+                await self.store.put(inputs.replay_handle, bundle_bytes, inputs.now)
+            except StoreError as exc:
+                log.error("bundle_store_failed", replay_handle=inputs.replay_handle, error=str(exc))
+                store_ok = False
+        if not store_ok:
             summary = replace(summary, stored=False)
         return CertifiedCall(bundle=bundle, bundle_bytes=bundle_bytes, summary=summary)
 
@@ -172,6 +190,46 @@ class Certifier:
             self.on_self_check_failure()
         return result
 
+    async def _certify_in_session(
+        self, inputs: ScenarioInputs, session: str, mode: str
+    ) -> tuple[Bundle, bytes, bool]:
+        """Certify (and self-check) from the session's stored counters; advance them if it emits."""
+        for _ in range(MAX_ADVANCE_ATTEMPTS):
+            try:
+                state = await self.store.session(session, now=inputs.now, ttl_s=self.session_ttl_s)
+            except StoreError as exc:
+                if mode == "enforce":
+                    raise _unavailable(session, exc) from exc
+                log.error("session_store_failed", session=session, error=str(exc))
+                bundle, bundle_bytes = await asyncio.to_thread(self._certify_checked, inputs, mode)
+                return bundle, bundle_bytes, False
+            bundle, bundle_bytes = await asyncio.to_thread(
+                self._certify_checked, self._chain_counters(inputs, state.counters), mode
+            )
+            actions = bundle.certificates.actions
+            emitted = mode == "enforce" and bundle.policy_decision.decision != "reject"
+            if actions is None or not emitted:
+                return bundle, bundle_bytes, True
+            if await self._advance(session, state, actions.post_counters, inputs.now):
+                return bundle, bundle_bytes, True
+            log.info("session_advance_lost", session=session, version=state.version)
+        raise StoreUnavailableError(
+            f"Expected to advance session {session!r} within {MAX_ADVANCE_ATTEMPTS} attempts;"
+            " other calls of it kept advancing first",
+            param="X-Assurance-Session",
+            code="session_contended",
+        )
+
+    async def _advance(
+        self, session: str, state: SessionState, counters: Counters, now: int
+    ) -> bool:
+        try:
+            return await self.store.advance_session(
+                session, expected_version=state.version, counters=dict(counters), now=now
+            )
+        except StoreError as exc:
+            raise _unavailable(session, exc) from exc
+
     def _certify_sync(self, inputs: ScenarioInputs) -> Bundle:
         scenario = decode_scenario(build_scenario(inputs))
         decoded = decoded_embedding(inputs)
@@ -185,11 +243,11 @@ class Certifier:
             bundle = with_signature(bundle, self.signing_key.public_key, signature)
         return bundle
 
-    def _chain_counters(self, inputs: ScenarioInputs, session: str | None) -> ScenarioInputs:
-        if session is None or inputs.actions is None:
+    def _chain_counters(self, inputs: ScenarioInputs, counters: Counters) -> ScenarioInputs:
+        if inputs.actions is None:
             return inputs
         state: dict[str, Any] = dict(inputs.actions.state)
-        state["counters"] = starting_counters(state.get("counters"), self.sessions.get(session))
+        state["counters"] = starting_counters(state.get("counters"), counters)
         actions = ActionInputs(
             schemas=inputs.actions.schemas,
             state=state,
@@ -197,6 +255,15 @@ class Certifier:
             unknown_tools=inputs.actions.unknown_tools,
         )
         return replace(inputs, actions=actions)
+
+
+def _unavailable(session: str, error: StoreError) -> StoreUnavailableError:
+    log.error("session_store_failed", session=session, error=str(error))
+    return StoreUnavailableError(
+        "The assurance store is unavailable, so the action counters of session"
+        f" {session!r} cannot be checked; nothing was emitted",
+        param="X-Assurance-Session",
+    )
 
 
 def summarize(bundle: Bundle) -> CardSummary:

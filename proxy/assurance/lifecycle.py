@@ -1,8 +1,10 @@
 """Installing the assurance modes into the app and loading what they need once.
 
 `setup_assurance(app)` (called by `proxy.server.app.create_app` and `assurance serve`) registers the
-`ASSURED_CHAT` handler, a `cleanup_ctx` that builds the oracles, opens the bundle store, reads the
-signing key and the operator's policies and actions file, a readiness check, and the replay routes.
+`ASSURED_CHAT` handler, a `cleanup_ctx` that builds the oracles, opens the store (SQLite or
+PostgreSQL, `proxy.store.open_store`) and starts its upkeep task (health ping, retention purge),
+reads the signing key and the operator's policies and actions file, a readiness check (pipeline
+loaded and store healthy), and the replay routes.
 """
 
 from __future__ import annotations
@@ -20,12 +22,13 @@ from proxy.assurance.certify import Certifier
 from proxy.assurance.chat_clients import chat_clients, embeddings_clients
 from proxy.assurance.handler import handle_assured_chat
 from proxy.assurance.routes import make_card_handler, make_verify_handler
-from proxy.assurance.sessions import SessionCounters
 from proxy.assurance.signing import SigningKey, load_signing_key
 from proxy.assurance.slot import PIPELINE, Pipeline, PipelineSlot
 from proxy.config import Config, ConfigError
 from proxy.server.state import ASSURED_CHAT, READINESS_CHECKS, STATE
-from proxy.store.sqlite import BundleStore
+from proxy.store import open_store
+from proxy.store.base import Store
+from proxy.store.maintenance import maintain
 
 
 def setup_assurance(app: web.Application) -> None:
@@ -33,11 +36,16 @@ def setup_assurance(app: web.Application) -> None:
     slot = PipelineSlot()
     app[PIPELINE] = slot
     app[ASSURED_CHAT] = handle_assured_chat
-    app[READINESS_CHECKS].append(lambda: slot.pipeline is not None)
+    app[READINESS_CHECKS].append(
+        lambda: slot.pipeline is not None and slot.pipeline.certifier.store.healthy
+    )
     app.cleanup_ctx.append(_pipeline_context)
     app.router.add_get(
         "/v1/assurance/cards/{replay_handle}",
-        make_card_handler(lambda request: request.app[PIPELINE].require().certifier.store),
+        make_card_handler(
+            lambda request: request.app[PIPELINE].require().certifier.store,
+            retention_days=lambda request: request.app[STATE].config.store.retention_days,
+        ),
     )
     app.router.add_post(
         "/v1/assurance/verify",
@@ -56,9 +64,10 @@ async def _pipeline_context(app: web.Application) -> AsyncIterator[None]:
         chat_clients(upstreams),
         embeddings_clients=embeddings_clients(upstreams),
     )
-    store: BundleStore | None = None
+    store: Store | None = None
+    upkeep: asyncio.Task[None] | None = None
     try:
-        store = await BundleStore.open(config.store.path)
+        store = await open_store(config.store)
         signing_key = await _signing_key(config)
         try:
             policies = resolve_policies(config.policies)
@@ -68,8 +77,8 @@ async def _pipeline_context(app: web.Application) -> AsyncIterator[None]:
             store=store,
             extra_policies=policies,
             signing_key=signing_key,
-            sessions=SessionCounters(),
             on_self_check_failure=state.metrics.count_self_check_failure,
+            session_ttl_s=config.assurance.session_ttl_s,
         )
         app[PIPELINE].pipeline = Pipeline(
             config=config,
@@ -78,9 +87,20 @@ async def _pipeline_context(app: web.Application) -> AsyncIterator[None]:
             known_policies=frozenset(policies),
             default_actions=await asyncio.to_thread(load_default_actions, config),
         )
+        upkeep = asyncio.create_task(
+            maintain(
+                store,
+                interval_s=config.store.maintenance_interval_s,
+                retention_days=config.store.retention_days,
+                session_ttl_s=config.assurance.session_ttl_s,
+            )
+        )
         yield
     finally:
         app[PIPELINE].pipeline = None
+        if upkeep is not None:
+            upkeep.cancel()
+            await asyncio.gather(upkeep, return_exceptions=True)
         await oracles.aclose()
         if store is not None:
             await store.aclose()

@@ -1,9 +1,10 @@
 """The replay routes (SPEC 3.1, 6): fetch a stored bundle, and verify a posted one.
 
 `GET /v1/assurance/cards/{replay_handle}` returns the stored bundle bytes exactly as certified (404
-in OpenAI's error shape when the handle is unknown). `POST /v1/assurance/verify` runs
-`certifiers.verify.check_bundle` on the posted bytes (pinned to the proxy's own signing key when
-one is configured) and answers
+in OpenAI's error shape when the handle is unknown; `card_purged` naming `[store] retention_days`
+when the handle's date lies before the retention cutoff; 503 when the store is down).
+`POST /v1/assurance/verify` runs `certifiers.verify.check_bundle` on the posted bytes (pinned to
+the proxy's own signing key when one is configured) and answers
 `{"valid": bool, "errors": [...], "notes": [...]}` (notes: data taken as recorded rather than
 re-derived; 200 either way: an invalid bundle is an answer, not an error). The check runs in a
 worker thread so a large bundle does not stall the event loop. This module does not certify or
@@ -13,29 +14,52 @@ store anything.
 from __future__ import annotations
 
 import asyncio
+import calendar
+import re
+import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
 from certifiers.verify import check_bundle
+from proxy.assurance.certify import StoreUnavailableError
 from proxy.server.errors import NotFoundError
 from proxy.server.handlers import read_body
 from proxy.server.responses import json_response
 from proxy.server.state import STATE
-from proxy.store.sqlite import BundleStore
+from proxy.store.base import Store, StoreError
+from proxy.store.maintenance import SECONDS_PER_DAY, retention_cutoff
 
-StoreGetter = Callable[[web.Request], BundleStore]
+StoreGetter = Callable[[web.Request], Store]
+RetentionGetter = Callable[[web.Request], int | None]
+
+# the issue date inside a replay handle (`proxy.assurance.certify.new_replay_handle`)
+_HANDLE_DAY = re.compile(r"-(\d{4})(\d{2})(\d{2})-[0-9a-f]{16}\Z")
 
 
 def make_card_handler(
-    store_of: StoreGetter,
+    store_of: StoreGetter, *, retention_days: RetentionGetter = lambda _: None
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """`GET /v1/assurance/cards/{replay_handle}` over the store `store_of(request)` returns."""
 
     async def handle_get_card(request: web.Request) -> web.StreamResponse:
         handle = request.match_info["replay_handle"]
-        bundle = await store_of(request).get(handle)
+        try:
+            bundle = await store_of(request).get(handle)
+        except StoreError as exc:
+            raise StoreUnavailableError(
+                f"The assurance store is unavailable; cannot read {handle!r} now, retry later",
+                param="replay_handle",
+            ) from exc
         if bundle is None:
+            days = retention_days(request)
+            if _issued_before_cutoff(handle, days):
+                raise NotFoundError(
+                    f"The bundle {handle!r} is older than the retention period"
+                    f" ([store] retention_days = {days}) and was purged",
+                    param="replay_handle",
+                    code="card_purged",
+                )
             raise NotFoundError(
                 f"Expected the replay handle of a stored bundle, got {handle!r}",
                 param="replay_handle",
@@ -44,6 +68,20 @@ def make_card_handler(
         return web.Response(body=bundle, content_type="application/json")
 
     return handle_get_card
+
+
+def _issued_before_cutoff(handle: str, days: int | None) -> bool:
+    """Whether the handle's issue day ended before the retention cutoff."""
+    cutoff = retention_cutoff(days, int(time.time()))
+    found = _HANDLE_DAY.search(handle)
+    if cutoff is None or found is None:
+        return False
+    year, month, day = (int(part) for part in found.groups())
+    try:
+        day_start = calendar.timegm((year, month, day, 0, 0, 0))
+    except (OverflowError, ValueError):
+        return False
+    return day_start + SECONDS_PER_DAY <= cutoff
 
 
 def make_verify_handler(

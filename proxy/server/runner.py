@@ -1,6 +1,7 @@
 """Running the app as a server: bind, log the address, and on SIGTERM/SIGINT drain then exit.
 
-On a stop signal the listening socket closes at once (new connections are refused), in-flight
+On a stop signal `/readyz` turns false and, for `server.drain_s` seconds (default 0), requests are
+still accepted; then the listening socket closes (new connections are refused), in-flight
 requests get `server.shutdown_grace_s` seconds to finish, then the rest are cancelled and upstream
 sessions closed. Handler cancellation is on, so a client that disconnects cancels its upstream
 request. This module does not parse configuration.
@@ -53,6 +54,12 @@ async def serve(
             host, port = address[0], address[1]
             _log.info("proxy_listening", host=host, port=port)
         await stop_event.wait()
+        drain_s = config.server.drain_s
+        if drain_s > 0:
+            # /readyz answers 503 while the listener still accepts, so balancers move away first
+            app[STATE].ready = False
+            _log.info("proxy_draining", in_flight=app[STATE].in_flight, drain_s=drain_s)
+            await asyncio.sleep(drain_s)
         _log.info(
             "proxy_stopping",
             in_flight=app[STATE].in_flight,

@@ -1,9 +1,11 @@
-"""The bundle store: every certified call's bundle kept in SQLite under its replay handle (SPEC 6).
+"""The embedded store: bundles and session counters in one SQLite file (SPEC 6).
 
 `BundleStore` owns one SQLite connection; every statement runs in a worker thread
 (`asyncio.to_thread`) behind a lock, so the event loop never blocks on disk. Bundles are stored as
 the exact bytes that were certified (canonical JSON), so `GET /v1/assurance/cards/{handle}` returns
-what `assurance verify` checks. This module does not decode, verify or sign bundles.
+what `assurance verify` checks. The schema is migrated on open under `BEGIN IMMEDIATE` (one writer
+at a time, so processes opening one file together migrate it once), recorded in `schema_version`.
+Implements `proxy.store.base.Store`. This module does not decode, verify or sign bundles.
 """
 
 from __future__ import annotations
@@ -11,32 +13,52 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS bundles (
-    replay_handle TEXT PRIMARY KEY,
-    created_at INTEGER NOT NULL,
-    bundle BLOB NOT NULL
+from proxy.store.base import (
+    CounterValue,
+    PurgeResult,
+    SessionState,
+    StoreError,
+    decode_counters,
+    encode_counters,
 )
-"""
 
+__all__ = ["BundleStore", "StoreError"]
 
-class StoreError(Exception):
-    """The store could not be opened or written (path, permissions, disk full)."""
+T = TypeVar("T")
+
+# version -> statements; append only, never edit a shipped migration
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        "CREATE TABLE IF NOT EXISTS bundles (replay_handle TEXT PRIMARY KEY,"
+        " created_at INTEGER NOT NULL, bundle BLOB NOT NULL)",
+    ),
+    (
+        "CREATE INDEX IF NOT EXISTS bundles_created_at ON bundles (created_at)",
+        "CREATE TABLE IF NOT EXISTS sessions (session_id TEXT PRIMARY KEY,"
+        " version INTEGER NOT NULL, counters TEXT NOT NULL, touched_at INTEGER NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS sessions_touched_at ON sessions (touched_at)",
+    ),
+)
 
 
 class BundleStore:
-    """Replay handle -> bundle bytes, persisted in one SQLite file."""
+    """The `Store` over one SQLite file."""
+
+    kind = "sqlite"
 
     def __init__(self, connection: sqlite3.Connection, path: str) -> None:
         self._connection = connection
         self._lock = threading.Lock()
         self.path = path
+        self.healthy = True
 
     @classmethod
     async def open(cls, path: str) -> BundleStore:
-        """Open (creating if needed) the SQLite file at `path`; `:memory:` keeps it in memory."""
+        """Open (creating and migrating if needed) the SQLite file at `path`; `:memory:` too."""
         return await asyncio.to_thread(cls._open_sync, path)
 
     @classmethod
@@ -44,42 +66,50 @@ class BundleStore:
         try:
             if path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            connection = sqlite3.connect(
+                path, check_same_thread=False, isolation_level=None, timeout=30
+            )
             if path != ":memory:":
                 connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute(_SCHEMA)
+            _migrate(connection)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(
                 f"Cannot open the bundle store at {path!r} ([store].path): {exc}"
             ) from exc
         return cls(connection, path)
 
+    async def _run(self, what: str, work: Callable[[sqlite3.Connection], T]) -> T:
+        def locked() -> T:
+            with self._lock:
+                return work(self._connection)
+
+        try:
+            result = await asyncio.to_thread(locked)
+        except sqlite3.Error as exc:
+            self.healthy = False
+            raise StoreError(f"Cannot {what} in {self.path!r}: {exc}") from exc
+        self.healthy = True
+        return result
+
     async def put(self, replay_handle: str, bundle: bytes, created_at: int) -> None:
         """Store `bundle` under `replay_handle` (a handle is written once; a repeat replaces it)."""
-        await asyncio.to_thread(self._put_sync, replay_handle, bundle, created_at)
-
-    def _put_sync(self, replay_handle: str, bundle: bytes, created_at: int) -> None:
-        try:
-            with self._lock:
-                self._connection.execute(
-                    "INSERT OR REPLACE INTO bundles (replay_handle, created_at, bundle)"
-                    " VALUES (?, ?, ?)",
-                    (replay_handle, created_at, bundle),
-                )
-        except sqlite3.Error as exc:
-            raise StoreError(
-                f"Cannot write bundle {replay_handle!r} to {self.path!r}: {exc}"
-            ) from exc
+        await self._run(
+            f"write bundle {replay_handle!r}",
+            lambda c: c.execute(
+                "INSERT OR REPLACE INTO bundles (replay_handle, created_at, bundle)"
+                " VALUES (?, ?, ?)",
+                (replay_handle, created_at, bundle),
+            ),
+        )
 
     async def get(self, replay_handle: str) -> bytes | None:
         """The bundle stored under `replay_handle`, or None."""
-        return await asyncio.to_thread(self._get_sync, replay_handle)
-
-    def _get_sync(self, replay_handle: str) -> bytes | None:
-        with self._lock:
-            row = self._connection.execute(
+        row = await self._run(
+            "read a bundle",
+            lambda c: c.execute(
                 "SELECT bundle FROM bundles WHERE replay_handle = ?", (replay_handle,)
-            ).fetchone()
+            ).fetchone(),
+        )
         if row is None:
             return None
         data = row[0]
@@ -87,12 +117,68 @@ class BundleStore:
 
     async def count(self) -> int:
         """How many bundles are stored."""
-        return await asyncio.to_thread(self._count_sync)
-
-    def _count_sync(self) -> int:
-        with self._lock:
-            row = self._connection.execute("SELECT COUNT(*) FROM bundles").fetchone()
+        row = await self._run(
+            "count bundles", lambda c: c.execute("SELECT COUNT(*) FROM bundles").fetchone()
+        )
         return int(row[0])
+
+    async def session(self, session: str, *, now: int, ttl_s: int) -> SessionState:
+        """The session's counters and row version (expired counters read as empty)."""
+        row = await self._run(
+            "read a session",
+            lambda c: c.execute(
+                "SELECT version, counters, touched_at FROM sessions WHERE session_id = ?",
+                (session,),
+            ).fetchone(),
+        )
+        if row is None:
+            return SessionState(counters={}, version=0)
+        version, counters, touched_at = int(row[0]), str(row[1]), int(row[2])
+        fresh = now - touched_at <= ttl_s
+        return SessionState(counters=decode_counters(counters) if fresh else {}, version=version)
+
+    async def advance_session(
+        self, session: str, *, expected_version: int, counters: dict[str, CounterValue], now: int
+    ) -> bool:
+        """Compare-and-swap the session's counters on its version (insert when version 0)."""
+        text = encode_counters(counters)
+
+        def swap(c: sqlite3.Connection) -> bool:
+            if expected_version == 0:
+                cursor = c.execute(
+                    "INSERT INTO sessions (session_id, version, counters, touched_at)"
+                    " VALUES (?, 1, ?, ?) ON CONFLICT (session_id) DO NOTHING",
+                    (session, text, now),
+                )
+            else:
+                cursor = c.execute(
+                    "UPDATE sessions SET version = version + 1, counters = ?, touched_at = ?"
+                    " WHERE session_id = ? AND version = ?",
+                    (text, now, session, expected_version),
+                )
+            return cursor.rowcount == 1
+
+        return await self._run("advance a session", swap)
+
+    async def purge(self, *, bundles_before: int | None, sessions_before: int) -> PurgeResult:
+        """Delete old bundles (when `bundles_before` is set) and idle sessions."""
+
+        def delete(c: sqlite3.Connection) -> PurgeResult:
+            bundles = 0
+            if bundles_before is not None:
+                bundles = c.execute(
+                    "DELETE FROM bundles WHERE created_at < ?", (bundles_before,)
+                ).rowcount
+            sessions = c.execute(
+                "DELETE FROM sessions WHERE touched_at < ?", (sessions_before,)
+            ).rowcount
+            return PurgeResult(bundles=bundles, sessions=sessions)
+
+        return await self._run("purge", delete)
+
+    async def ping(self) -> None:
+        """One trivial statement (an SQLite file is down only when its disk is)."""
+        await self._run("ping", lambda c: c.execute("SELECT 1").fetchone())
 
     async def aclose(self) -> None:
         """Close the connection (pending writes are already committed: autocommit mode)."""
@@ -101,3 +187,21 @@ class BundleStore:
     def _close_sync(self) -> None:
         with self._lock:
             self._connection.close()
+
+
+def _migrate(connection: sqlite3.Connection) -> None:
+    # BEGIN IMMEDIATE takes the file's write lock: concurrent openers migrate one after another
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        connection.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        row = connection.execute("SELECT MAX(version) FROM schema_version").fetchone()
+        current = int(row[0]) if row is not None and row[0] is not None else 0
+        for version, statements in enumerate(MIGRATIONS, start=1):
+            if version > current:
+                for statement in statements:
+                    connection.execute(statement)
+                connection.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise

@@ -38,16 +38,20 @@ async def assured_proxy(
     policies: dict[str, dict[str, Any]] | None = None,
     clients: list[dict[str, Any]] | None = None,
     server: dict[str, Any] | None = None,
+    store: dict[str, Any] | None = None,
 ) -> AsyncIterator[RunningProxy]:
     """The proxy with the assurance pipeline in front of `upstream_url` (plus `[policies]`,
-    `[[clients]]` and `[server]` keys)."""
+    `[[clients]]` and `[server]` keys).
+
+    `store` adds `[store]` keys to the SQLite default under `tmp_path`.
+    """
     config = proxy_config(
         upstream_url,
         assurance=assurance,
         server=server,
         extra={
             "oracles": {**DEFAULT_ORACLES, **(oracles or {})},
-            "store": {"path": str(tmp_path / "store.sqlite3")},
+            "store": {"path": str(tmp_path / "store.sqlite3"), **(store or {})},
             "policies": policies or {},
             **({"clients": clients} if clients else {}),
         },

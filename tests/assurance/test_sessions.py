@@ -1,8 +1,8 @@
-"""Per-session counters chain trajectories and forget the least recently used sessions."""
+"""Per-session counters chain trajectories; in-process session locks do not accumulate."""
 
 from __future__ import annotations
 
-from proxy.assurance.sessions import SessionCounters, starting_counters
+from proxy.assurance.sessions import SessionLocks, starting_counters
 
 
 def test_session_counters_override_request_counters() -> None:
@@ -14,13 +14,11 @@ def test_session_counters_override_request_counters() -> None:
     assert starting_counters(None, None) == {}
 
 
-def test_least_recently_used_session_is_evicted() -> None:
-    """Beyond `max_sessions` the session touched longest ago is forgotten."""
-    sessions = SessionCounters(max_sessions=2)
-    sessions.put("a", {"n": 1})
-    sessions.put("b", {"n": 2})
-    assert sessions.get("a") == {"n": 1}
-    sessions.put("c", {"n": 3})
-    assert sessions.get("b") is None
-    assert sessions.get("a") == {"n": 1}
-    assert len(sessions) == 2
+async def test_session_locks_are_forgotten_when_released() -> None:
+    """A lock exists only while some call of its session holds or awaits it."""
+    locks = SessionLocks()
+    async with locks.locked("a"):
+        assert len(locks) == 1
+        async with locks.locked("b"):
+            assert len(locks) == 2
+    assert len(locks) == 0
