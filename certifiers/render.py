@@ -1,13 +1,16 @@
 """Deterministic rendering for enforce mode (SPEC 5.7): residue answer, abstention message.
 
 `residue_answer` keeps the MCR's claims in answer order (span text when the claim has a span, else
-the claim text). `abstention_reasons` / `abstention_message` state why nothing was emitted, in
-machine-readable form. No policy decision is made here.
+the claim text). `cited_answer` adds inline `[id]` citation markers after each emitted claim (the
+ids come from the caller's own citation derivation). `abstention_reasons` / `abstention_message`
+state why nothing was emitted, in machine-readable form. No policy decision is made here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+import re
+from collections.abc import Collection, Mapping, Sequence
 
 from certifiers.canonical import encode_canonical
 from certifiers.types import Abstain, Card, Decomposition, PolicyDecision
@@ -50,3 +53,77 @@ def abstention_message(card: Card, decision: PolicyDecision | None = None) -> st
     """A fixed sentence followed by the reasons as a JSON array (parseable by clients)."""
     reasons = abstention_reasons(card, decision)
     return ABSTENTION_PREFIX + encode_canonical(list(reasons)).decode()
+
+
+# --- inline citation markers (issue 14) ----------------------------------------------------------
+
+#: evidence ids shown verbatim in a marker; any other id is shown as `#N` (its 1-based position)
+_MARKER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@-]{0,63}")
+
+
+def citation_marker(cited: Sequence[str], evidence_ids: Sequence[str]) -> str:
+    """`[id]` per cited chunk, in the given order; ids outside a safe alphabet become `[#N]`.
+
+    Evidence ids come from clients and from tool-call ids a model chose: they never reach the
+    emitted text unless they are short plain identifiers, so a marker cannot smuggle in prose.
+    """
+    labels: list[str] = []
+    for chunk_id in cited:
+        if _MARKER_ID.fullmatch(chunk_id):
+            labels.append(chunk_id)
+        else:
+            labels.append(f"#{list(evidence_ids).index(chunk_id) + 1}")
+    return "".join(f"[{label}]" for label in labels)
+
+
+def _disjoint_spans(decomposition: Decomposition) -> list[tuple[int, int, int]] | None:
+    """(start, end, claim) sorted by start when every claim has a span and none overlap."""
+    spans = [(c.span[0], c.span[1], i) for i, c in enumerate(decomposition.claims) if c.span]
+    if len(spans) != len(decomposition.claims):
+        return None
+    spans.sort()
+    for (_, end, _), (start, _, _) in itertools.pairwise(spans):
+        if start < end:
+            return None
+    return spans
+
+
+def cited_answer(
+    decomposition: Decomposition,
+    emitted: Collection[int],
+    cited: Mapping[int, Sequence[str]],
+    evidence_ids: Sequence[str],
+    *,
+    whole_answer: bool,
+) -> str:
+    """The emitted text with `[id]` markers after each emitted claim that cites evidence.
+
+    `whole_answer` (policy accept): the answer itself, a marker inserted after each claim's span
+    (trailing whitespace kept after the marker) when every claim has a span and none overlap.
+    Otherwise (a downgrade, or no usable spans): the emitted claims' own texts in answer order
+    (span start, then index; claim index without spans), each followed by its marker, joined by
+    spaces. Claims citing nothing get no marker.
+    """
+    claims = decomposition.claims
+    spans = _disjoint_spans(decomposition)
+    if whole_answer and spans is not None:
+        answer = decomposition.answer
+        pieces: list[str] = []
+        position = 0
+        for start, end, index in spans:
+            marker = citation_marker(cited.get(index, ()), evidence_ids)
+            if index not in emitted or not marker:
+                continue
+            cut = start + len(answer[start:end].rstrip())
+            pieces += [answer[position:cut], " ", marker]
+            position = cut
+        return "".join([*pieces, answer[position:]])
+    order = [i for _, _, i in spans] if spans is not None else list(range(len(claims)))
+    parts: list[str] = []
+    for index in order:
+        text = claims[index].text.strip()
+        if index not in emitted or not text:
+            continue
+        marker = citation_marker(cited.get(index, ()), evidence_ids)
+        parts.append(f"{text} {marker}" if marker else text)
+    return " ".join(parts)

@@ -37,6 +37,7 @@ from certifiers.errors import CertifierError, ScenarioError
 from certifiers.scenario import decode_scenario
 from certifiers.types import Bundle, Policy
 from certifiers.verdict import verdict_name
+from proxy.assurance.citations import claims_field
 from proxy.assurance.headers import CardSummary
 from proxy.assurance.scenario import (
     ActionInputs,
@@ -171,6 +172,7 @@ def summarize(bundle: Bundle) -> CardSummary:
         certificate_digest=card.certificate_digest,
         card_digest=card_digest(card),
         replay_handle=card.replay_handle or "",
+        citations=claims_field(bundle),
     )
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from certifiers.render import abstention_message, residue_answer
 from certifiers.types import Bundle
+from proxy.assurance.citations import cited_content
 from proxy.server.errors import UpstreamError
 
 REJECT_FINISH_REASON = "content_filter"
@@ -174,8 +175,14 @@ def allowed_positions(bundle: Bundle, calls: tuple[ProposedCall, ...]) -> tuple[
     return tuple(decision.allowed for decision in decisions)
 
 
-def enforced_completion(answer: ParsedAnswer, bundle: Bundle) -> dict[str, Any]:
-    """The completion enforce mode emits, rebuilt from the allow-list (see the module docstring)."""
+def enforced_completion(
+    answer: ParsedAnswer, bundle: Bundle, *, inline_citations: bool = False
+) -> dict[str, Any]:
+    """The completion enforce mode emits, rebuilt from the allow-list (see the module docstring).
+
+    With `inline_citations` the emitted text (answer or residue) carries `[id]` markers after each
+    emitted claim (`proxy.assurance.citations.cited_content`).
+    """
     source = answer.completion
     choice = source["choices"][0]
     emitted = {key: source[key] for key in _TOP_LEVEL_KEYS if key in source}
@@ -192,6 +199,8 @@ def enforced_completion(answer: ParsedAnswer, bundle: Bundle) -> dict[str, Any]:
             message["content"] = residue_answer(bundle.certificates.decomposition, residue.kept)
         elif answer.text or choice["message"].get("content") is not None:
             message["content"] = answer.text
+        if inline_citations and bundle.certificates.decomposition.claims:
+            message["content"] = cited_content(bundle)
         allowed = allowed_positions(bundle, answer.calls)
         kept = [call for call, ok in zip(answer.calls, allowed, strict=True) if ok]
         tool_calls = [_tool_call(call) for call in kept if not call.legacy]

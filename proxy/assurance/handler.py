@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from typing import Any
 
 import msgspec
@@ -130,12 +131,13 @@ async def _buffered(
         # shadow never changes the answer, even when certification itself failed
         payload = with_assurance(answer.body, {"error": exc.to_dict()["error"]})
         return web.Response(body=payload, content_type="application/json")
-    assurance = certified.summary.body_field()
     headers = certified.summary.headers(areq.mode)
     if areq.mode != "enforce":
-        payload = with_assurance(answer.body, assurance)
+        payload = with_assurance(answer.body, certified.summary.body_field())
         return web.Response(body=payload, content_type="application/json", headers=headers)
-    emitted = enforced_completion(parsed, certified.bundle)
+    inline = areq.field.citations == "inline"
+    assurance = replace(certified.summary, inline_citations=inline).body_field()
+    emitted = enforced_completion(parsed, certified.bundle, inline_citations=inline)
     if not chat.stream:
         payload = encode_completion(emitted, assurance)
         return web.Response(body=payload, content_type="application/json", headers=headers)

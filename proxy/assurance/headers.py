@@ -42,6 +42,9 @@ class CardSummary:
     card_digest: str
     replay_handle: str
     stored: bool = True
+    # per-claim citations (`proxy.assurance.citations.claims_field`), copied into the body
+    citations: dict[str, Any] | None = None
+    inline_citations: bool = False
 
     def body_field(self) -> dict[str, Any]:
         """The top-level `"assurance"` object of the response body."""
@@ -53,6 +56,9 @@ class CardSummary:
             "policy_decision": self.policy_decision,
             "policy_failures": list(self.policy_failures),
         }
+        if self.citations is not None:
+            field["claims"] = [dict(claim) for claim in self.citations["claims"]]
+            field["citations"] = {**self.citations["citations"], "inline": self.inline_citations}
         if not self.stored:
             field["replay_error"] = "the bundle could not be stored; no replay is available"
         return field

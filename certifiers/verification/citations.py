@@ -1,0 +1,183 @@
+"""Independent re-derivation of the per-claim citations and the inline rendering (issue 14).
+
+From a bundle that `certifiers.verify.check_bundle` accepts, this recomputes what
+`assurance.claims` must say, without the builders: per claim (answer order: span start then index
+when every claim has a span, else index) the repaired σ⁺/σ⁻ of every cell (SPEC 4.1), the chunks
+reaching θ_g / θ_c (best first, ties by evidence order; every chunk under `concat`), the status
+*from those lists* (Def. 5.2: β⁺ ≥ θ_g iff some cell reaches θ_g), and emission from the verified
+policy decision and residue. `check_claims` / `check_inline` compare a response's list and its
+inline-cited text against the re-derivation; they fail closed on anything else. The inline text is
+rendered by the shared `certifiers.render.cited_answer` from these independently derived ids.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from collections.abc import Collection
+
+from certifiers.bundle import decode_bundle
+from certifiers.render import cited_answer
+from certifiers.types import Bundle, Status
+from certifiers.verification.report import Report
+from certifiers.verify import CheckResult, check_bundle
+
+__all__ = ["check_claims", "check_inline", "check_response", "derive_claims", "derive_inline"]
+
+Wire = dict[str, object]
+
+
+def _sigma(entail: int, contradict: int, scale: int) -> tuple[Fraction, Fraction]:
+    """SPEC 4.1: (e/scale, c/scale) when e + c <= scale, else rescaled (e/(e+c), c/(e+c))."""
+    denominator = max(scale, entail + contradict)
+    return Fraction(entail, denominator), Fraction(contradict, denominator)
+
+
+def _status(supported: bool, refuted: bool) -> Status:
+    if supported:
+        return "contested" if refuted else "supported"
+    return "contradicted" if refuted else "unknown"
+
+
+def _order(bundle: Bundle) -> list[int]:
+    claims = bundle.certificates.decomposition.claims
+    keyed = [(c.span[0], i) for i, c in enumerate(claims) if c.span is not None]
+    if len(keyed) == len(claims):
+        return [i for _, i in sorted(keyed)]
+    return list(range(len(claims)))
+
+
+def _emitted(bundle: Bundle) -> set[int]:
+    certs = bundle.certificates
+    if bundle.policy_decision.decision == "reject":
+        return set()
+    residue = certs.residue
+    if bundle.policy_decision.decision == "downgrade" and residue is not None and residue.dropped:
+        return set(residue.kept)
+    return set(range(len(certs.decomposition.claims)))
+
+
+def derive_claims(bundle: Bundle) -> list[Wire]:
+    """The `assurance.claims` list a verified bundle implies (the wire form, JSON-ready)."""
+    certs = bundle.certificates
+    ids = [ref.id for ref in certs.context.evidence]
+    grounding = certs.grounding
+    emitted = _emitted(bundle)
+    out: list[Wire] = []
+    for i in _order(bundle):
+        claim = certs.decomposition.claims[i]
+        supporting: list[str] = []
+        contradicting: list[str] = []
+        if grounding is not None:
+            support, theta = grounding.support, grounding.thresholds
+            cells = [
+                _sigma(e, c, support.scale)
+                for e, c in zip(support.entail[i], support.contradict[i], strict=True)
+            ]
+            plus = sorted((-p, j) for j, (p, _) in enumerate(cells) if p >= theta.theta_g)
+            minus = sorted((-m, j) for j, (_, m) in enumerate(cells) if m >= theta.theta_c)
+            if support.aggregation == "concat":
+                supporting = list(ids) if plus else []
+                contradicting = list(ids) if minus else []
+            else:
+                supporting = [ids[j] for _, j in plus]
+                contradicting = [ids[j] for _, j in minus]
+        out.append(
+            {
+                "index": i,
+                "text": claim.text,
+                "span": list(claim.span) if claim.span is not None else None,
+                "status": _status(bool(supporting), bool(contradicting)),
+                "emitted": i in emitted,
+                "supporting": supporting,
+                "contradicting": contradicting,
+            }
+        )
+    return out
+
+
+def derive_inline(bundle: Bundle) -> str | None:
+    """The inline-cited emitted text (None on reject: the abstention carries no claims)."""
+    decision = bundle.policy_decision.decision
+    if decision == "reject":
+        return None
+    claims = derive_claims(bundle)
+    cited: dict[int, list[str]] = {}
+    emitted: set[int] = set()
+    for entry in claims:
+        index, supporting = entry["index"], entry["supporting"]
+        if isinstance(index, int) and isinstance(supporting, list):
+            cited[index] = [str(chunk) for chunk in supporting]
+            if entry["emitted"] is True:
+                emitted.add(index)
+    residue = bundle.certificates.residue
+    whole = not (decision == "downgrade" and residue is not None and residue.dropped)
+    return cited_answer(
+        bundle.certificates.decomposition,
+        emitted,
+        cited,
+        [ref.id for ref in bundle.certificates.context.evidence],
+        whole_answer=whole,
+    )
+
+
+def check_claims(bundle: Bundle, claims: object, report: Report) -> None:
+    """`claims` (a decoded `assurance.claims` list) equals the re-derivation, entry by entry."""
+    expected = derive_claims(bundle)
+    if not isinstance(claims, list):
+        report.fail("claims", f"expected a list of {len(expected)} claims, got {type(claims).__name__}")
+        return
+    if not report.expect("claims.length", len(expected), len(claims)):
+        return
+    for n, (want, got) in enumerate(zip(expected, claims, strict=True)):
+        if not isinstance(got, dict):
+            report.fail(f"claims[{n}]", f"expected an object, got {type(got).__name__}")
+            continue
+        for key, value in want.items():
+            report.expect(f"claims[{n}].{key}", value, got.get(key))
+
+
+def check_inline(bundle: Bundle, content: object, report: Report) -> None:
+    """An inline-cited response's content equals the re-derived rendering (not on reject)."""
+    expected = derive_inline(bundle)
+    if expected is None:
+        report.fail("content.inline", "expected no inline citations on a rejected answer")
+        return
+    report.expect("content.inline", expected, content)
+
+
+def _get(value: object, *path: str | int) -> object:
+    for key in path:
+        if isinstance(key, str) and isinstance(value, dict):
+            value = value.get(key)
+        elif isinstance(key, int) and isinstance(value, list) and len(value) > key:
+            value = value[key]
+        else:
+            return None
+    return value
+
+
+def check_response(
+    data: bytes, response: object, *, trusted_keys: Collection[bytes] | None = None
+) -> CheckResult:
+    """Verify the bundle, then that a chat completion's `assurance` and cited text follow from it.
+
+    Checks `assurance.certificate_digest` against the bundle's card, `assurance.claims` against
+    `derive_claims`, and, when `assurance.citations.inline` is true, the message content against
+    `derive_inline`. An invalid bundle is reported as such (nothing is derived from it).
+    """
+    result = check_bundle(data, trusted_keys=trusted_keys)
+    if not result.ok:
+        return result
+    bundle = decode_bundle(data)
+    report = Report()
+    assurance = _get(response, "assurance")
+    report.expect(
+        "assurance.certificate_digest",
+        bundle.card.certificate_digest,
+        _get(assurance, "certificate_digest"),
+    )
+    check_claims(bundle, _get(assurance, "claims"), report)
+    if _get(assurance, "citations", "inline") is True:
+        check_inline(bundle, _get(response, "choices", 0, "message", "content"), report)
+    return CheckResult(ok=report.ok, failures=report.failures, notes=result.notes)

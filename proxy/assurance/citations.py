@@ -1,0 +1,52 @@
+"""The response's per-claim citations: `assurance.claims` and the inline-cited text (issue 14).
+
+Copies what `certifiers.builders.citations` derives from a certified bundle into the wire shape
+shared by every route that carries an `assurance` object (chat completions here; Responses and
+Messages attach the same `claims_field`), and renders enforce's inline `[id]` markers through
+`certifiers.render.cited_answer`. It computes no certificate field and decides nothing: the ids,
+statuses and emission flags are the certifiers', and `assurance verify --response` re-derives them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from certifiers.builders.citations import claim_citations, to_wire
+from certifiers.render import cited_answer
+from certifiers.types import Bundle
+
+CONCAT_NOTE = (
+    "concat aggregation: every chunk was judged as one premise, so a claim that reaches a"
+    " threshold cites all chunks"
+)
+
+
+def citations_meta(aggregation: str | None, *, inline: bool) -> dict[str, Any]:
+    """`assurance.citations`: the NLI aggregation behind the ids and whether markers are inline."""
+    meta: dict[str, Any] = {"aggregation": aggregation, "inline": inline}
+    if aggregation == "concat":
+        meta["note"] = CONCAT_NOTE
+    return meta
+
+
+def claims_field(bundle: Bundle, *, inline: bool = False) -> dict[str, Any]:
+    """`{"claims": [...], "citations": {...}}` for a response's `assurance` object."""
+    citations = claim_citations(bundle)
+    return {
+        "claims": to_wire(citations),
+        "citations": citations_meta(citations.aggregation, inline=inline),
+    }
+
+
+def cited_content(bundle: Bundle) -> str:
+    """Enforce's emitted text with `[id]` markers after each emitted claim (accept or downgrade)."""
+    citations = claim_citations(bundle)
+    residue = bundle.certificates.residue
+    downgraded = bundle.policy_decision.decision == "downgrade"
+    return cited_answer(
+        bundle.certificates.decomposition,
+        {c.index for c in citations.claims if c.emitted},
+        {c.index: c.supporting for c in citations.claims},
+        [ref.id for ref in bundle.certificates.context.evidence],
+        whole_answer=not (downgraded and residue is not None and residue.dropped),
+    )
