@@ -2,7 +2,7 @@
 
 From a bundle that `certifiers.verify.check_bundle` accepts, this recomputes what
 `assurance.claims` must say, without the builders: per claim (answer order: span start then index
-when every claim has a span, else index) the repaired σ⁺/σ⁻ of every cell (SPEC 4.1), the chunks
+when every claim has a span, else index) the repaired sigma+/sigma- of every cell (SPEC 4.1), the chunks
 reaching θ_g / θ_c (best first, ties by evidence order; every chunk under `concat`), the status
 *from those lists* (Def. 5.2: β⁺ ≥ θ_g iff some cell reaches θ_g), and emission from the verified
 policy decision and residue. `check_claims` / `check_inline` compare a response's list and its
@@ -12,9 +12,8 @@ rendered by the shared `certifiers.render.cited_answer` from these independently
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 from collections.abc import Collection
+from fractions import Fraction
 
 from certifiers.bundle import decode_bundle
 from certifiers.render import cited_answer
@@ -125,7 +124,9 @@ def check_claims(bundle: Bundle, claims: object, report: Report) -> None:
     """`claims` (a decoded `assurance.claims` list) equals the re-derivation, entry by entry."""
     expected = derive_claims(bundle)
     if not isinstance(claims, list):
-        report.fail("claims", f"expected a list of {len(expected)} claims, got {type(claims).__name__}")
+        report.fail(
+            "claims", f"expected a list of {len(expected)} claims, got {type(claims).__name__}"
+        )
         return
     if not report.expect("claims.length", len(expected), len(claims)):
         return

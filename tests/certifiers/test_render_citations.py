@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from certifiers.render import cited_answer, citation_marker
+from certifiers.render import citation_marker, cited_answer
 from certifiers.types import Claim, Decomposition
 
 ANSWER = "Apixaban is an anticoagulant. The dose is 5 mg. It is taken twice daily."
@@ -20,7 +20,10 @@ DECOMPOSITION = Decomposition(
 def test_whole_answer_gets_markers_after_each_citing_claim() -> None:
     """Accept: the answer unchanged except `[id]` markers after each claim that cites evidence."""
     text = cited_answer(
-        DECOMPOSITION, {0, 1, 2}, {0: ["fda"], 2: ["chart", "fda"]}, ["fda", "chart"],
+        DECOMPOSITION,
+        {0, 1, 2},
+        {0: ["fda"], 2: ["chart", "fda"]},
+        ["fda", "chart"],
         whole_answer=True,
     )
     assert text == (

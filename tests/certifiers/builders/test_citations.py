@@ -1,4 +1,4 @@
-"""Per-claim citations derived from the grounding certificate (issue 14), and the verifier agrees."""
+"""Per-claim citations derived from the grounding certificate (issue 14); the verifier agrees."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def _ranked_scenario(**extra: Any) -> dict[str, Any]:
 
 
 def test_supporting_ids_are_ranked_best_first_with_evidence_order_ties() -> None:
-    """σ⁺ 0.9 (e3) before the tied 0.8s, which keep evidence order (e1, e2)."""
+    """sigma+ 0.9 (e3) before the tied 0.8s, which keep evidence order (e1, e2)."""
     claims = claim_citations(bundle_of(_ranked_scenario())).claims
     assert claims[0].status == "supported"
     assert claims[0].supporting == ("e3", "e1", "e2")
@@ -42,7 +42,7 @@ def test_supporting_ids_are_ranked_best_first_with_evidence_order_ties() -> None
 
 
 def test_contested_claim_cites_both_sides_at_their_thresholds() -> None:
-    """Claim 1: σ⁺ 0.6 ≥ θ_g = 1/2 (e1); σ⁻ 0.7 (e2) then 0.5 (e3) reach θ_c = 1/2."""
+    """Claim 1: sigma+ 0.6 ≥ θ_g = 1/2 (e1); sigma- 0.7 (e2) then 0.5 (e3) reach θ_c = 1/2."""
     claim = claim_citations(bundle_of(_ranked_scenario())).claims[1]
     assert claim.status == "contested"
     assert claim.supporting == ("e1",)
@@ -133,4 +133,5 @@ def test_builder_and_independent_verifier_derive_the_same_claims(scenario: dict[
     wire = to_wire(claim_citations(bundle))
     assert wire == derive_claims(bundle)
     statuses = bundle.certificates.grounding.statuses if bundle.certificates.grounding else ()
-    assert [entry["status"] for entry in sorted(wire, key=lambda e: e["index"])] == list(statuses)
+    by_index = {entry["index"]: entry["status"] for entry in wire}
+    assert [by_index[i] for i in range(len(statuses))] == list(statuses)
