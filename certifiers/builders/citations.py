@@ -1,12 +1,12 @@
 """Per-claim citations derived from a bundle's grounding certificate (issue 14; SPEC 5.1, 5.7).
 
 For every decomposed claim, in answer order: its text and span, its status (paper Def. 5.2, as
-certified), whether enforce emits it (accept: every claim; downgrade with dropped claims: the
-MCR's kept claims; reject: none) and the evidence ids behind the status: `supporting` are the
-chunks whose repaired sigma+ reaches θ_g, `contradicting` those whose sigma- reaches θ_c, best
-score first, ties by evidence order. Under `concat` aggregation all chunks were judged as one premise, so a claim
-that reaches a threshold cites every chunk (in evidence order) and `aggregation` says so.
-A pure function of the bundle: no new certificate field, nothing decided here;
+certified), whether enforce emits it (accept: every claim; downgrade with dropped claims: the MCR's
+kept claims; reject: none) and the evidence ids behind the status: `supporting` are the chunks
+whose repaired sigma+ reaches θ_g, `contradicting` those whose sigma- reaches θ_c, best score
+first, ties by evidence order. Under `concat` aggregation all chunks were judged as one premise, so
+a claim that reaches a threshold cites every chunk (in evidence order) and `aggregation` says so. A
+pure function of the bundle: no new certificate field, nothing decided here;
 `certifiers.verification.citations` re-derives the same list without importing this module.
 """
 
