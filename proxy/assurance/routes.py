@@ -2,8 +2,8 @@
 
 `GET /v1/assurance/cards/{replay_handle}` returns the stored bundle bytes exactly as certified (404
 in OpenAI's error shape when the handle is unknown), or, when `Accept` prefers `text/html`, the card
-viewer page (`proxy.viewer.page`) under a Content-Security-Policy that loads nothing. `POST /v1/assurance/verify` runs
-`certifiers.verify.check_bundle` on the posted bytes and answers
+viewer page (`proxy.viewer.page`) under a Content-Security-Policy that loads nothing.
+`POST /v1/assurance/verify` runs `certifiers.verify.check_bundle` on the posted bytes and answers
 `{"valid": bool, "errors": [...], "notes": [...]}` (notes: data taken as recorded rather than
 re-derived; 200 either way: an invalid bundle is an answer, not an error). The check runs in a
 worker thread so a large bundle does not stall the event loop. This module does not certify or

@@ -189,12 +189,17 @@ async def _calls(
     for note in verdict.get("notes", []):
         out(f"  note: {note}")
     if page_out is not None:
-        await asyncio.to_thread(Path(page_out).write_bytes, page)
-        out(f"card viewer page written to {Path(page_out).resolve()} (open it in a browser)")
+        where = await asyncio.to_thread(_write, Path(page_out), page)
+        out(f"card viewer page written to {where} (open it in a browser)")
     if bundle_out is not None:
         await asyncio.to_thread(Path(bundle_out).write_bytes, bundle)
         out(f"bundle written to {bundle_out}; re-check it offline: assurance verify {bundle_out}")
     return 0 if verdict["valid"] else 1
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path.resolve()
 
 
 def _show(mode: str, content: str, assurance: dict[str, Any], short: bool, out: Printer) -> None:

@@ -12,20 +12,20 @@ always written out in words (colour only repeats it). It computes no certificate
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from fractions import Fraction
 from html import escape
-from typing import Any
 
+from certifiers.builders.citations import ClaimCitation, claim_citations
 from certifiers.bundle import card_digest, decode_bundle
 from certifiers.canonical import encode_canonical
 from certifiers.errors import BundleFormatError
 from certifiers.rational import format_rational
 from certifiers.types import Abstain, Bundle, Partial, Residue, SupportMatrix
 from certifiers.verdict import verdict_name
-from certifiers.verification.citations import derive_claims
 from certifiers.verify import CheckResult, check_bundle
 from proxy.viewer.style import CONTENT_SECURITY_POLICY, CSS
 
@@ -38,16 +38,29 @@ def card_page(data: bytes, *, trusted_keys: Collection[bytes] | None = None) -> 
     except BundleFormatError as exc:
         body = _verification(result) + f"<p>The bundle cannot be read: {_e(str(exc))}</p>"
         return _document("Unreadable assurance bundle", body)
-    parts = [
-        _top(bundle, result),
-        _answer(bundle),
-        _claims(bundle),
-        _evidence(bundle),
-        _tools(bundle),
-        _stability(bundle),
-        _integrity(bundle, result),
+    sections: list[Callable[[], str]] = [
+        lambda: _top(bundle, result),
+        lambda: _answer(bundle),
+        lambda: _claims(bundle),
+        lambda: _evidence(bundle),
+        lambda: _tools(bundle),
+        lambda: _stability(bundle),
+        lambda: _integrity(bundle, result),
     ]
+    parts = [_guarded(section) for section in sections]
     return _document(f"Assurance card {bundle.card.replay_handle or ''}", "".join(parts))
+
+
+def _guarded(section: Callable[[], str]) -> str:
+    """A section, or a notice when an inconsistent (invalid) bundle cannot be laid out."""
+    try:
+        return section()
+    except (ValueError, IndexError, KeyError, TypeError, ZeroDivisionError) as exc:
+        return (
+            "<section><h2>Unrenderable section</h2><p>This part of the bundle is inconsistent"
+            f" and cannot be shown ({_e(type(exc).__name__)}); see the verification result.</p>"
+            "</section>"
+        )
 
 
 def _e(value: object) -> str:
@@ -162,13 +175,13 @@ def _drop_reason(bundle: Bundle, index: int) -> str:
     return reasons.get(index, "not in the maximal certifiable residue")
 
 
-def _claim_html(bundle: Bundle, claim: dict[str, Any], text: str) -> str:
-    number, status = int(claim["index"]) + 1, str(claim["status"])
-    cited = ", ".join(claim["supporting"]) if claim["supporting"] else "no supporting evidence"
+def _claim_html(bundle: Bundle, claim: ClaimCitation, text: str) -> str:
+    number, status = claim.index + 1, claim.status
+    cited = ", ".join(claim.supporting) if claim.supporting else "no supporting evidence"
     inner = f'<span class="text">{_e(text)}</span>'
     tag = f'<span class="tag">[c{number}: {_e(status)}; {_e(cited)}]</span>'
-    if not claim["emitted"]:
-        reason = _e(_drop_reason(bundle, int(claim["index"])))
+    if not claim.emitted:
+        reason = _e(_drop_reason(bundle, claim.index))
         return (
             f'<span class="claim st-{_e(status)}" id="claim-{number}" data-status="{_e(status)}"'
             f' data-emitted="false"><del>{inner}</del>{tag}'
@@ -183,11 +196,9 @@ def _claim_html(bundle: Bundle, claim: dict[str, Any], text: str) -> str:
 def _answer(bundle: Bundle) -> str:
     decomposition = bundle.certificates.decomposition
     answer = decomposition.answer
-    claims = derive_claims(bundle)
-    spans = [c["span"] for c in claims]
-    ordered = all(isinstance(s, list) for s in spans) and all(
-        a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False)
-    )
+    claims = claim_citations(bundle).claims
+    spans = [c.span for c in claims if c.span is not None]
+    ordered = len(spans) == len(claims) and all(a[1] <= b[0] for a, b in itertools.pairwise(spans))
     pieces: list[str] = []
     if ordered and claims:
         position = 0
@@ -198,7 +209,7 @@ def _answer(bundle: Bundle) -> str:
         pieces.append(_e(answer[position:]))
         text = "".join(pieces)
     elif claims:
-        text = " ".join(_claim_html(bundle, c, str(c["text"])) for c in claims)
+        text = " ".join(_claim_html(bundle, c, c.text) for c in claims)
     else:
         text = _e(answer) or "<em>(empty answer)</em>"
     return (
@@ -210,13 +221,20 @@ def _answer(bundle: Bundle) -> str:
 
 
 def _scores(support: SupportMatrix, row: int, ids: list[str]) -> str:
+    """The non-zero (entail, contradict) cells of one claim's row; zero cells are summarized."""
     scale = support.scale
     cells = []
+    zero = 0
     for j, (e, c) in enumerate(zip(support.entail[row], support.contradict[row], strict=True)):
+        if e == 0 and c == 0:
+            zero += 1
+            continue
         den = max(scale, e + c)
         name = "all chunks (concat)" if support.aggregation == "concat" else ids[j]
         plus, minus = _decimal(Fraction(e, den)), _decimal(Fraction(c, den))
         cells.append(f"<li><code>{_e(name)}</code>: entail {_e(plus)}, contradict {_e(minus)}</li>")
+    if zero:
+        cells.append(f"<li>{zero} chunk{'s' if zero != 1 else ''}: entail 0, contradict 0</li>")
     return f'<ul class="plain">{"".join(cells)}</ul>'
 
 
@@ -224,18 +242,16 @@ def _claims(bundle: Bundle) -> str:
     grounding = bundle.certificates.grounding
     ids = [ref.id for ref in bundle.certificates.context.evidence]
     rows = []
-    for claim in derive_claims(bundle):
-        index = int(claim["index"])
-        status = str(claim["status"])
-        scores = _scores(grounding.support, index, ids) if grounding else "no grounding"
+    for claim in claim_citations(bundle).claims:
+        scores = _scores(grounding.support, claim.index, ids) if grounding else "no grounding"
         rows.append(
             [
-                f"c{index + 1}",
-                _e(claim["text"]),
-                f'<span class="st-{_e(status)}"><strong>{_e(status)}</strong></span>',
-                "emitted" if claim["emitted"] else "<strong>dropped</strong>",
-                _items(claim["supporting"]),
-                _items(claim["contradicting"]),
+                f"c{claim.index + 1}",
+                _e(claim.text),
+                f'<span class="st-{_e(claim.status)}"><strong>{_e(claim.status)}</strong></span>',
+                "emitted" if claim.emitted else "<strong>dropped</strong>",
+                _items(claim.supporting),
+                _items(claim.contradicting),
                 scores,
             ]
         )
