@@ -54,12 +54,14 @@ async def _viewer_page(fake_upstream: FakeOpenAIServer, tmp_path: Path) -> tuple
             )
         handle = (completion.model_extra or {})["assurance"]["replay_handle"]
         url = f"{proxy.base_url}/assurance/cards/{handle}"
-        async with aiohttp.ClientSession() as session:
-            async with session.get(url, headers={"Accept": "text/html,*/*;q=0.8"}) as response:
-                assert response.status == 200
-                assert response.content_type == "text/html"
-                assert "default-src 'none'" in response.headers["Content-Security-Policy"]
-                return await response.text(), handle
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(url, headers={"Accept": "text/html,*/*;q=0.8"}) as response,
+        ):
+            assert response.status == 200
+            assert response.content_type == "text/html"
+            assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+            return await response.text(), handle
 
 
 async def test_the_rendered_page_shows_verdict_claims_and_blocked_call(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 from pathlib import Path
 
 import msgspec
@@ -49,7 +50,7 @@ def test_hostile_bundle_text_is_escaped_and_nothing_can_load() -> None:
 def test_a_tampered_bundle_is_shown_as_invalid_with_its_failures() -> None:
     """The page re-verifies now: an edited mass makes it say INVALID and name the obligation."""
     bundle = bundle_of(paper_64_scenario())
-    card = msgspec.structs.replace(bundle.card, supported_mass=bundle.card.supported_mass / 2)
+    card = msgspec.structs.replace(bundle.card, supported_mass=Fraction(1, 7))
     page = card_page(encode_bundle(msgspec.structs.replace(bundle, card=card)))
     assert ">INVALID<" in page
     assert "card.supported_mass" in page
