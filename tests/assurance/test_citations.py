@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 from openai import AsyncOpenAI
 
 from certifiers.verification.citations import check_response
+from proxy.cli import main
 from tests.assurance.clinical import (
     CONTRADICTED_CLAIM,
     MESSAGES,
@@ -113,6 +115,31 @@ async def test_inline_citations_mark_each_emitted_claim(
     tampered = completion.model_dump()
     tampered["choices"][0]["message"]["content"] = content.replace("[guideline]", "[fda-label]")
     assert check_response(bundle, tampered).failures[0].startswith("content.inline")
+
+
+async def test_verify_response_flag_checks_a_saved_completion(
+    per_chunk_client: AsyncOpenAI,
+    fake_upstream: FakeOpenAIServer,
+    per_chunk_proxy: RunningProxy,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`assurance verify B --response F`: valid as received, exit 1 once a claim is forged."""
+    fake_upstream.script(JsonReply(chat_completion(WITH_CONTRADICTION)))
+    completion = await _create(per_chunk_client, "enforce", citations="inline")
+    bundle_path, response_path = tmp_path / "bundle.json", tmp_path / "response.json"
+    bundle_path.write_bytes(
+        await _bundle(per_chunk_proxy, assurance_of(completion)["replay_handle"])
+    )
+    response_path.write_text(completion.model_dump_json())
+    capsys.readouterr()
+    assert main(["verify", str(bundle_path), "--response", str(response_path)]) == 0
+    assert capsys.readouterr().out.startswith("valid")
+    forged = completion.model_dump()
+    forged["assurance"]["claims"][2]["supporting"] = ["fda-label"]
+    response_path.write_text(json.dumps(forged))
+    assert main(["verify", str(bundle_path), "--response", str(response_path)]) == 1
+    assert "claims[2].supporting" in capsys.readouterr().out
 
 
 async def test_inline_citations_on_accept_keep_the_answer_text(
