@@ -3,17 +3,21 @@
 Copies what `certifiers.builders.citations` derives from a certified bundle into the wire shape
 shared by every route that carries an `assurance` object (chat completions here; Responses and
 Messages attach the same `claims_field`), and renders enforce's inline `[id]` markers through
-`certifiers.render.cited_answer`. It computes no certificate field and decides nothing: the ids,
-statuses and emission flags are the certifiers', and `assurance verify --response` re-derives them.
+`certifiers.render.cited_answer`. In enforce a claim that was not emitted keeps its status, span
+and ids but its text is withheld (`"text": null`): enforce never shows dropped text. It computes no
+certificate field and decides nothing: the ids, statuses and emission flags are the certifiers',
+and `assurance verify --response` re-derives them.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from certifiers.builders.citations import claim_citations, to_wire
 from certifiers.render import cited_answer
 from certifiers.types import Bundle
+from proxy.assurance.headers import CardSummary
 
 CONCAT_NOTE = (
     "concat aggregation: every chunk was judged as one premise, so a claim that reaches a"
@@ -36,6 +40,11 @@ def claims_field(bundle: Bundle, *, inline: bool = False) -> dict[str, Any]:
         "claims": to_wire(citations),
         "citations": citations_meta(citations.aggregation, inline=inline),
     }
+
+
+def enforce_summary(summary: CardSummary, *, inline: bool) -> CardSummary:
+    """The summary as enforce sends it: claims it did not emit lose their text (never shown)."""
+    return replace(summary, inline_citations=inline, withhold_dropped_text=True)
 
 
 def cited_content(bundle: Bundle) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import replace
 from typing import Any
 
 import msgspec
@@ -24,6 +23,7 @@ from proxy.assurance.answer import (
     scenario_inputs,
     too_large,
 )
+from proxy.assurance.citations import enforce_summary
 from proxy.assurance.emit import (
     UpstreamAnswerError,
     encode_completion,
@@ -136,7 +136,7 @@ async def _buffered(
         payload = with_assurance(answer.body, certified.summary.body_field())
         return web.Response(body=payload, content_type="application/json", headers=headers)
     inline = areq.field.citations == "inline"
-    assurance = replace(certified.summary, inline_citations=inline).body_field()
+    assurance = enforce_summary(certified.summary, inline=inline).body_field()
     emitted = enforced_completion(parsed, certified.bundle, inline_citations=inline)
     if not chat.stream:
         payload = encode_completion(emitted, assurance)

@@ -45,6 +45,8 @@ class CardSummary:
     # per-claim citations (`proxy.assurance.citations.claims_field`), copied into the body
     citations: dict[str, Any] | None = None
     inline_citations: bool = False
+    # enforce: a claim that is not emitted keeps its status and ids but not its text
+    withhold_dropped_text: bool = False
 
     def body_field(self) -> dict[str, Any]:
         """The top-level `"assurance"` object of the response body."""
@@ -57,7 +59,12 @@ class CardSummary:
             "policy_failures": list(self.policy_failures),
         }
         if self.citations is not None:
-            field["claims"] = [dict(claim) for claim in self.citations["claims"]]
+            field["claims"] = [
+                {**claim, "text": None}
+                if self.withhold_dropped_text and not claim["emitted"]
+                else dict(claim)
+                for claim in self.citations["claims"]
+            ]
             field["citations"] = {**self.citations["citations"], "inline": self.inline_citations}
         if not self.stored:
             field["replay_error"] = "the bundle could not be stored; no replay is available"

@@ -89,7 +89,8 @@ async def test_every_emitted_sentence_names_the_evidence_behind_it(
     assert [c["supporting"] for c in claims] == [["fda-label"], ["guideline"], []]
     assert claims[2]["contradicting"] == ["guideline"]
     assert [c["emitted"] for c in claims] == [True, True, False]
-    assert claims[2]["text"] == CONTRADICTED_CLAIM
+    assert claims[2]["text"] is None  # enforce never shows the text it dropped
+    assert CONTRADICTED_CLAIM not in completion.model_dump_json()
     start, end = claims[0]["span"]
     assert WITH_CONTRADICTION[start:end].strip() == claims[0]["text"]
     assert assurance["citations"] == {"aggregation": "per_chunk", "inline": False}
@@ -175,6 +176,7 @@ async def test_shadow_carries_claims_and_never_adds_markers(
     assert completion.choices[0].message.content == WITH_CONTRADICTION
     assurance = assurance_of(completion)
     assert [c["emitted"] for c in assurance["claims"]] == [True, True, False]
+    assert assurance["claims"][2]["text"] == CONTRADICTED_CLAIM  # shadow shows everything anyway
     assert assurance["citations"]["inline"] is False
 
 
