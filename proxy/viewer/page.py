@@ -110,8 +110,17 @@ def _dl(rows: Iterable[tuple[str, str]]) -> str:
 
 
 def _table(headers: Iterable[str], rows: Iterable[Iterable[str]], caption: str) -> str:
-    head = "".join(f'<th scope="col">{_e(h)}</th>' for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    """A table; each cell names its column (`data-label`) so a phone can stack the rows."""
+    names = [_e(h) for h in headers]
+    head = "".join(f'<th scope="col">{name}</th>' for name in names)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td data-label="{name}">{cell}</td>' for name, cell in zip(names, row, strict=True)
+        )
+        + "</tr>"
+        for row in rows
+    )
     return (
         f'<div class="scroll"><table><caption>{_e(caption)}</caption>'
         f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"

@@ -1,7 +1,7 @@
 """The viewer page's inline stylesheet and Content-Security-Policy (no scripts, fonts or fetches).
 
 Colours only reinforce what the text already says (every status is written out); the layout is a
-single readable column that fits a phone, with wide tables scrolling inside their own box.
+single readable column; on a phone each table row is stacked into labelled lines.
 """
 
 from __future__ import annotations
@@ -53,5 +53,14 @@ dt { font-weight: 600; }
 dd { margin: 0; overflow-wrap: anywhere; }
 ul.plain { padding-left: 1.2rem; margin: .25rem 0; }
 details pre { white-space: pre-wrap; overflow-wrap: anywhere; font-size: .8rem; }
-@media (max-width: 40rem) { main { padding: .5rem; } dl { grid-template-columns: 1fr; } }
+@media (max-width: 40rem) {
+  main { padding: .5rem; }
+  dl { grid-template-columns: 1fr; }
+  dd { margin-bottom: .4rem; }
+  table, caption, tbody, tr, td { display: block; width: 100%; }
+  thead { position: absolute; left: -9999px; }
+  tr { border-bottom: 2px solid #d0d7de; padding: .4rem 0; }
+  td { border: 0; padding: .15rem 0; }
+  td::before { content: attr(data-label) ": "; font-weight: 600; }
+}
 """
