@@ -42,6 +42,15 @@ def claims_field(bundle: Bundle, *, inline: bool = False) -> dict[str, Any]:
     }
 
 
+def inline_applies(bundle: Bundle, *, requested: bool) -> bool:
+    """Whether enforce writes markers: asked for, a claim to mark, and the answer not rejected."""
+    return (
+        requested
+        and bundle.policy_decision.decision != "reject"
+        and bool(bundle.certificates.decomposition.claims)
+    )
+
+
 def enforce_summary(summary: CardSummary, *, inline: bool) -> CardSummary:
     """The summary as enforce sends it: claims it did not emit lose their text (never shown)."""
     return replace(summary, inline_citations=inline, withhold_dropped_text=True)

@@ -23,7 +23,7 @@ from proxy.assurance.answer import (
     scenario_inputs,
     too_large,
 )
-from proxy.assurance.citations import enforce_summary
+from proxy.assurance.citations import enforce_summary, inline_applies
 from proxy.assurance.emit import (
     UpstreamAnswerError,
     encode_completion,
@@ -135,7 +135,7 @@ async def _buffered(
     if areq.mode != "enforce":
         payload = with_assurance(answer.body, certified.summary.body_field())
         return web.Response(body=payload, content_type="application/json", headers=headers)
-    inline = areq.field.citations == "inline"
+    inline = inline_applies(certified.bundle, requested=areq.field.citations == "inline")
     assurance = enforce_summary(certified.summary, inline=inline).body_field()
     emitted = enforced_completion(parsed, certified.bundle, inline_citations=inline)
     if not chat.stream:

@@ -18,6 +18,7 @@ from tests.assurance.clinical import (
     CONTRADICTED_CLAIM,
     MESSAGES,
     SUPPORTED,
+    UNSUPPORTED,
     WITH_CONTRADICTION,
     assurance_of,
     headers,
@@ -154,6 +155,27 @@ async def test_inline_citations_on_accept_keep_the_answer_text(
         "Apixaban is an oral anticoagulant. [fda-label] Standard dosing requires a creatinine"
         " clearance of at least 25 mL/min. [guideline]"
     )
+
+
+async def test_a_rejected_answer_has_no_markers_and_says_so(
+    per_chunk_client: AsyncOpenAI, fake_upstream: FakeOpenAIServer, per_chunk_proxy: RunningProxy
+) -> None:
+    """Reject: the abstention carries no markers, `citations.inline` is false, claims withheld."""
+    fake_upstream.script(JsonReply(chat_completion(UNSUPPORTED)))
+    completion = await per_chunk_client.chat.completions.create(
+        model="gpt-fake",
+        messages=MESSAGES,
+        extra_headers=headers("enforce", "clinical"),
+        extra_body={"assurance": {"evidence": EVIDENCE, "citations": "inline"}},
+    )
+    assurance = assurance_of(completion)
+    assert assurance["policy_decision"] == "reject"
+    assert "[" not in (completion.choices[0].message.content or "").split("Reasons:")[0]
+    assert assurance["citations"]["inline"] is False
+    assert all(c["text"] is None and not c["emitted"] for c in assurance["claims"])
+    assert "moon" not in completion.model_dump_json()
+    bundle = await _bundle(per_chunk_proxy, assurance["replay_handle"])
+    assert check_response(bundle, completion.model_dump()).failures == ()
 
 
 async def test_concat_aggregation_cites_all_chunks_and_says_so(
