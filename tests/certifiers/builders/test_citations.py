@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from certifiers.builders.citations import claim_citations, emitted_claims, to_wire
 from certifiers.types import PolicyDecision
-from certifiers.verification.citations import derive_claims
+from certifiers.verification.citations import derive_claims, derive_inline
+from proxy.assurance.citations import cited_content
 from tests.certifiers.examples import NOW, bundle_of, clean_scenario, paper_64_scenario
 
 
@@ -108,10 +109,17 @@ def _scenarios(draw: st.DrawFn) -> dict[str, Any]:
     chunks = draw(st.integers(1, 4))
     aggregation = draw(st.sampled_from(["per_chunk", "concat"]))
     columns = chunks if aggregation == "per_chunk" else 1
-    texts = [f"claim {i} dose" for i in range(n)]
+    texts = [f"claim {i} dose." for i in range(n)]
+    claims: list[dict[str, Any]] = [
+        {"text": t, "weight": str(draw(st.integers(1, 4)))} for t in texts
+    ]
+    if draw(st.booleans()):  # spans: markers go into the answer itself on accept
+        for i, claim in enumerate(claims):
+            start = sum(len(t) + 1 for t in texts[:i])
+            claim["span"] = [start, start + len(texts[i]) + (1 if i < n - 1 else 0)]
     return {
         "answer": " ".join(texts),
-        "claims": [{"text": t, "weight": str(draw(st.integers(1, 4)))} for t in texts],
+        "claims": claims,
         "evidence": [{"id": f"e{j}", "text": "t", "retrieved_at": NOW} for j in range(chunks)],
         "nli": {
             "aggregation": aggregation,
@@ -128,10 +136,12 @@ def _scenarios(draw: st.DrawFn) -> dict[str, Any]:
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenario=_scenarios())
 def test_builder_and_independent_verifier_derive_the_same_claims(scenario: dict[str, Any]) -> None:
-    """On random scenarios the builder's list equals the verifier's own re-derivation."""
+    """On random scenarios the builder's list and inline text equal the verifier's re-derivation."""
     bundle = bundle_of(scenario)
     wire = to_wire(claim_citations(bundle))
     assert wire == derive_claims(bundle)
     statuses = bundle.certificates.grounding.statuses if bundle.certificates.grounding else ()
     by_index = {entry["index"]: entry["status"] for entry in wire}
     assert [by_index[i] for i in range(len(statuses))] == list(statuses)
+    if bundle.policy_decision.decision != "reject":
+        assert cited_content(bundle) == derive_inline(bundle)
