@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Write the page; print its path and the verification result."""
+    """Write the page and print its path (the page itself shows the verification result)."""
     try:
         data = sys.stdin.buffer.read() if args.bundle == "-" else Path(args.bundle).read_bytes()
     except OSError as exc:

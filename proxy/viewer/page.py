@@ -284,8 +284,9 @@ def _claims(bundle: Bundle) -> str:
 def _evidence(bundle: Bundle) -> str:
     context = bundle.certificates.context
     now = bundle.card.issue_time
+    grounding = bundle.certificates.grounding
     rows = []
-    for ref in context.evidence:
+    for j, ref in enumerate(context.evidence):
         text = getattr(ref, "text", None)  # shown only if the bundle format ever holds it
         age = _age(now - ref.retrieved_at) if ref.retrieved_at is not None else "unknown"
         rows.append(
@@ -294,14 +295,30 @@ def _evidence(bundle: Bundle) -> str:
                 _e(ref.source or "not given"),
                 _e(_when(ref.retrieved_at)),
                 _e(age),
+                _chunk_scores(grounding.support, j) if grounding else "no grounding",
                 _e(text) if isinstance(text, str) else "<em>not in the bundle</em>",
             ]
         )
     caption = f"evidence digest {context.evidence_digest or 'none'}; age at issue time"
+    headers = ("id", "source", "retrieved", "age", "scores per claim", "text")
     return (
         '<section aria-labelledby="h-evidence"><h2 id="h-evidence">Evidence</h2>'
-        f"{_table(('id', 'source', 'retrieved', 'age', 'text'), rows, caption)}</section>"
+        f"{_table(headers, rows, caption)}</section>"
     )
+
+
+def _chunk_scores(support: SupportMatrix, column: int) -> str:
+    """Per claim, this chunk's non-zero (entail, contradict); concat judged all chunks at once."""
+    if support.aggregation == "concat":
+        return "judged together with every chunk (concat); see the claims"
+    lines = []
+    for i, (row_e, row_c) in enumerate(zip(support.entail, support.contradict, strict=True)):
+        e, c = row_e[column], row_c[column]
+        if e or c:
+            den = max(support.scale, e + c)
+            plus, minus = _decimal(Fraction(e, den)), _decimal(Fraction(c, den))
+            lines.append(f"c{i + 1}: entail {plus}, contradict {minus}")
+    return _items(lines, "0 for every claim")
 
 
 def _tools(bundle: Bundle) -> str:

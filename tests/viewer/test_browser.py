@@ -91,6 +91,10 @@ async def test_the_rendered_page_shows_verdict_claims_and_blocked_call(
     assert "path_in_sandbox" in blocked[0]
     assert "/etc/passwd" in blocked[0]
     assert any("call_archive" in row and "allowed" in row for row in rows)
+    fda = [row for row in rows if row.startswith("fda-label")]
+    assert len(fda) == 1
+    assert "c3: entail 0.000, contradict 1.000" in fda[0]
+    assert "c4: entail 1.000, contradict 0.000" in fda[0]
     assert handle in "".join(e.text for e in dom if e.tag == "code")
     assert not [e for e in dom if e.tag in ("script", "img", "link", "iframe")]
 
