@@ -134,6 +134,8 @@ class Scenario(Frozen, frozen=True, kw_only=True):
     max_claims: int | None = None
     disabled_layers: tuple[DisableableLayer, ...] = ()
     provenance: Provenance | None = None
+    #: "inline": the emitted text carries `[id]` citation markers (recorded in `context.citations`)
+    citations: Literal["none", "inline"] = "none"
 
 
 #: a quantized coordinate as msgspec checks it while decoding: an int on the grid within ±2

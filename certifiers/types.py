@@ -103,6 +103,9 @@ class Context(Frozen, frozen=True, kw_only=True):
     #: Ed25519 public key (hex) of the proxy that issues this bundle, inside the digest-covered
     #: data: when set, the bundle must carry a valid signature by exactly this key (SPEC 6)
     signer: str | None = None
+    #: the citation mode the client asked for (issue 14): "inline" puts `[id]` markers into the
+    #: emitted text (`Bundle.emission`), so the bundle accounts for every emitted byte
+    citations: Literal["none", "inline"] = "none"
 
 
 # --- §5 conflict-aware grounding ---------------------------------------------------------------
@@ -597,12 +600,15 @@ class Emission(Frozen, frozen=True, kw_only=True):
 
     `answer`: the decomposition's answer (accept, or a downgrade that dropped no claim);
     `residue`: the kept claims' texts rendered by `certifiers.render.residue_answer`;
-    `abstention`: `certifiers.render.abstention_message` (reject). The verifier re-derives both
-    fields; the proxy emits exactly `text` in enforce mode.
+    `abstention`: `certifiers.render.abstention_message` (reject). `inline`: the text carries
+    `[id]` citation markers (`certifiers.render.cited_answer`) because `context.citations` is
+    "inline" and there are claims to mark (not on reject). The verifier re-derives every field;
+    the proxy emits exactly `text` in enforce mode.
     """
 
     kind: Literal["answer", "residue", "abstention"]
     text: str
+    inline: bool = False
 
 
 class Bundle(Frozen, frozen=True, kw_only=True):

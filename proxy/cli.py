@@ -12,6 +12,7 @@ _SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("serve", "run the proxy server"),
     "certify": ("certify", "print the bundle JSON for a recorded scenario"),
     "verify": ("verify", "re-check a bundle offline; exit 0 when valid, 1 otherwise"),
+    "view": ("view", "write the card viewer HTML page for a bundle"),
     "demo": ("demo", "run an offline end-to-end demonstration"),
     "eval": ("evaluate", "evaluation harnesses (e.g. `eval grounding`)"),
     "nli": ("nli", "train, evaluate and export the embedded NLI model"),

@@ -15,6 +15,7 @@ import msgspec
 
 from certifiers.builders.actions import build_actions
 from certifiers.builders.card import build_card
+from certifiers.builders.citations import claim_citations
 from certifiers.builders.embedding import build_embedding
 from certifiers.builders.grounding import build_grounding
 from certifiers.builders.prefilter import check_calibration, check_prefilter
@@ -151,6 +152,7 @@ def _context(scenario: Scenario, signer: str | None) -> Context:
         max_claims=scenario.max_claims,
         replay_handle=scenario.replay_handle,
         disabled_layers=scenario.disabled_layers,
+        citations=scenario.citations,
         oracle_failures=scenario.oracle_failures,
         oracles=dict(scenario.oracles),
         provenance=scenario.provenance,
@@ -289,4 +291,14 @@ def certify(
     kept = residue.kept if residue is not None else ()
     dropped = residue is not None and bool(residue.dropped)
     emission = emission_of(decomposition, kept, dropped, card, decision)
-    return Bundle(card=card, certificates=certificates, policy_decision=decision, emission=emission)
+    bundle = Bundle(
+        card=card, certificates=certificates, policy_decision=decision, emission=emission
+    )
+    if certificates.context.citations != "inline":
+        return bundle
+    cited = {claim.index: claim.supporting for claim in claim_citations(bundle).claims}
+    evidence_ids = [ref.id for ref in certificates.context.evidence]
+    emission = emission_of(
+        decomposition, kept, dropped, card, decision, cited=cited, evidence_ids=evidence_ids
+    )
+    return msgspec.structs.replace(bundle, emission=emission)

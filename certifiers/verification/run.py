@@ -1,11 +1,12 @@
 """Runs the per-certificate re-derivations in dependency order, then the card and the decision.
 
 Grounding first (its recomputed statuses and masses feed the residue, card and stability checks),
-then residue, embedding, actions, stability, the card (SPEC 5.6) and the policy decision
-(SPEC 5.7), then the emitted text (`Bundle.emission`) from the recomputed card, decision and
-residue. Each step receives only recomputed facts from earlier steps, never stored fields. The
-policy criteria come from `certifiers.policy.policy_failures` (shared, builder-independent code)
-evaluated on the recomputed card; the accept / downgrade / reject rule is re-implemented here.
+then residue, embedding, actions, stability, the card (SPEC 5.6) and the policy decision (SPEC 5.7),
+then the emitted text (`Bundle.emission`) from the recomputed card, decision and residue, with
+`[id]` markers from the re-derived citations when `context.citations` is inline. Each step receives
+only recomputed facts from earlier steps, never stored fields. The policy criteria come from
+`certifiers.policy.policy_failures` (shared, builder-independent code) evaluated on the recomputed
+card; the accept / downgrade / reject rule is re-implemented here.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from certifiers.render import emission_of
 from certifiers.types import Abstain, Bundle, Card, Policy, PolicyDecision, Residue
 from certifiers.verification.actions import check_actions
 from certifiers.verification.card import Facts, check_card
+from certifiers.verification.claims import cited_ids
 from certifiers.verification.embedding import check_embedding
 from certifiers.verification.grounding import check_grounding
 from certifiers.verification.layers import check_stability
@@ -63,6 +65,16 @@ def check_certificates(bundle: Bundle, report: Report) -> None:
     report.expect("policy_decision.failures", decision.failures, bundle.policy_decision.failures)
     kept = residue.kept if residue is not None else ()
     dropped = residue is not None and bool(residue.dropped)
-    emission = emission_of(certs.decomposition, kept, dropped, card, decision)
+    inline = certs.context.citations == "inline"
+    emission = emission_of(
+        certs.decomposition,
+        kept,
+        dropped,
+        card,
+        decision,
+        cited=cited_ids(bundle) if inline else None,
+        evidence_ids=[ref.id for ref in certs.context.evidence],
+    )
     report.expect("emission.kind", emission.kind, bundle.emission.kind)
     report.expect("emission.text", emission.text, bundle.emission.text)
+    report.expect("emission.inline", emission.inline, bundle.emission.inline)

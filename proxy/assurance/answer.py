@@ -135,6 +135,7 @@ def scenario_inputs(
         claim_dependencies=areq.field.claim_dependencies,
         disabled_layers=("stability",) if pipeline.oracles.embedder is None else (),
         inline_embeddings=config.inline_embeddings,
+        citations=areq.field.citations,
     )
 
 

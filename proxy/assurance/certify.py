@@ -51,6 +51,7 @@ from certifiers.scenario import decode_scenario
 from certifiers.types import Bundle, Policy
 from certifiers.verdict import verdict_name
 from certifiers.verify import CheckResult, check_bundle
+from proxy.assurance.citations import claims_field
 from proxy.assurance.headers import CardSummary
 from proxy.assurance.scenario import (
     ActionInputs,
@@ -278,6 +279,7 @@ def summarize(bundle: Bundle) -> CardSummary:
         certificate_digest=card.certificate_digest,
         card_digest=card_digest(card),
         replay_handle=card.replay_handle or "",
+        citations=claims_field(bundle),
     )
 
 

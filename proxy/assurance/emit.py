@@ -181,7 +181,11 @@ def allowed_positions(bundle: Bundle, calls: tuple[ProposedCall, ...]) -> tuple[
 
 
 def enforced_completion(answer: ParsedAnswer, bundle: Bundle) -> dict[str, Any]:
-    """The completion enforce mode emits, rebuilt from the allow-list (see the module docstring)."""
+    """The completion enforce mode emits, rebuilt from the allow-list (see the module docstring).
+
+    The text is exactly `bundle.emission.text`: with inline citations (`context.citations`) the
+    bundle's emission already carries the `[id]` markers, so nothing is added here.
+    """
     source = answer.completion
     choice = source["choices"][0]
     emitted = {key: source[key] for key in _TOP_LEVEL_KEYS if key in source}
@@ -194,7 +198,7 @@ def enforced_completion(answer: ParsedAnswer, bundle: Bundle) -> dict[str, Any]:
         message["content"] = emission.text
         finish_reason = REJECT_FINISH_REASON
     else:
-        if emission.kind == "answer" and emission.text != answer.text:
+        if emission.kind == "answer" and bundle.certificates.decomposition.answer != answer.text:
             raise EmissionMismatchError(
                 "Expected the certified answer to be the upstream's answer, got a different text"
             )

@@ -23,6 +23,7 @@ from proxy.assurance.answer import (
     scenario_inputs,
     too_large,
 )
+from proxy.assurance.citations import enforce_summary
 from proxy.assurance.client_policy import impose_client_policy
 from proxy.assurance.emit import (
     UpstreamAnswerError,
@@ -140,11 +141,12 @@ async def _buffered(
         # shadow never changes the answer, even when certification itself failed
         payload = with_assurance(answer.body, {"error": exc.to_dict()["error"]})
         return web.Response(body=payload, content_type="application/json")
-    assurance = certified.summary.body_field()
     headers = certified.summary.headers(areq.mode)
     if areq.mode != "enforce":
-        payload = with_assurance(answer.body, assurance)
+        payload = with_assurance(answer.body, certified.summary.body_field())
         return web.Response(body=payload, content_type="application/json", headers=headers)
+    inline = certified.bundle.emission.inline
+    assurance = enforce_summary(certified.summary, inline=inline).body_field()
     emitted = enforced_completion(parsed, certified.bundle)
     if not chat.stream:
         payload = encode_completion(emitted, assurance)

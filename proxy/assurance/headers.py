@@ -42,6 +42,11 @@ class CardSummary:
     card_digest: str
     replay_handle: str
     stored: bool = True
+    # per-claim citations (`proxy.assurance.citations.claims_field`), copied into the body
+    citations: dict[str, Any] | None = None
+    inline_citations: bool = False
+    # enforce: a claim that is not emitted keeps its status and ids but not its text
+    withhold_dropped_text: bool = False
 
     def body_field(self) -> dict[str, Any]:
         """The top-level `"assurance"` object of the response body."""
@@ -53,6 +58,14 @@ class CardSummary:
             "policy_decision": self.policy_decision,
             "policy_failures": list(self.policy_failures),
         }
+        if self.citations is not None:
+            field["claims"] = [
+                {**claim, "text": None}
+                if self.withhold_dropped_text and not claim["emitted"]
+                else dict(claim)
+                for claim in self.citations["claims"]
+            ]
+            field["citations"] = {**self.citations["citations"], "inline": self.inline_citations}
         if not self.stored:
             field["replay_error"] = "the bundle could not be stored; no replay is available"
         return field

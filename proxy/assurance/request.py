@@ -57,6 +57,8 @@ class AssuranceField(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     actions: ActionsField | None = None
     perturbations: PerturbationsField | None = None
     claim_dependencies: dict[str, list[str | int]] | None = None
+    #: "inline": enforce appends `[id]` citation markers after each emitted claim (issue 14)
+    citations: Literal["inline", "none"] = "none"
 
 
 class AssuranceRequest(msgspec.Struct, frozen=True, kw_only=True):

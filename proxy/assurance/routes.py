@@ -2,7 +2,9 @@
 
 `GET /v1/assurance/cards/{replay_handle}` returns the stored bundle bytes exactly as certified (404
 in OpenAI's error shape when the handle is unknown; `card_purged` naming `[store] retention_days`
-when the handle's date lies before the retention cutoff; 503 when the store is down).
+when the handle's date lies before the retention cutoff; 503 when the store is down), or, when
+`Accept` prefers `text/html`, the card viewer page (`proxy.viewer.page`) under a
+Content-Security-Policy that loads nothing.
 `POST /v1/assurance/verify` runs `certifiers.verify.check_bundle` on the posted bytes (pinned to
 the proxy's own signing key when one is configured) and answers
 `{"valid": bool, "errors": [...], "notes": [...]}` (notes: data taken as recorded rather than
@@ -29,6 +31,8 @@ from proxy.server.responses import json_response
 from proxy.server.state import STATE
 from proxy.store.base import Store, StoreError
 from proxy.store.maintenance import SECONDS_PER_DAY, retention_cutoff
+from proxy.viewer.page import card_page
+from proxy.viewer.style import CONTENT_SECURITY_POLICY
 
 StoreGetter = Callable[[web.Request], Store]
 RetentionGetter = Callable[[web.Request], int | None]
@@ -65,7 +69,19 @@ def make_card_handler(
                 param="replay_handle",
                 code="card_not_found",
             )
-        return web.Response(body=bundle, content_type="application/json")
+        if not wants_html(request.headers.get("Accept", "")):
+            return web.Response(body=bundle, content_type="application/json")
+        page = await asyncio.to_thread(card_page, bundle)
+        return web.Response(
+            text=page,
+            content_type="text/html",
+            charset="utf-8",
+            headers={
+                "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+                "X-Content-Type-Options": "nosniff",
+                "Referrer-Policy": "no-referrer",
+            },
+        )
 
     return handle_get_card
 
@@ -82,6 +98,24 @@ def _issued_before_cutoff(handle: str, days: int | None) -> bool:
     except (OverflowError, ValueError):
         return False
     return day_start + SECONDS_PER_DAY <= cutoff
+
+
+def wants_html(accept: str) -> bool:
+    """True when `Accept` ranks text/html above application/json (JSON stays the default)."""
+    ranks = {"text/html": 0.0, "application/json": 0.0}
+    for item in accept.split(","):
+        media, *params = (part.strip() for part in item.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if media.lower() in ranks:
+            ranks[media.lower()] = max(ranks[media.lower()], quality)
+    return ranks["text/html"] > ranks["application/json"]
 
 
 def make_verify_handler(

@@ -90,6 +90,9 @@ class ScenarioInputs:
     prompt_template: str | None = None
     #: `[assurance] inline_embeddings`: the scenario's `embedding.inline` ("auto" | "always")
     inline_embeddings: Literal["auto", "always"] = "auto"
+    #: `assurance.citations`: "inline" records the mode in `context.citations`, so the bundle's
+    #: emitted text carries the `[id]` markers (issue 14)
+    citations: Literal["none", "inline"] = "none"
 
 
 def decoded_embedding(inputs: ScenarioInputs) -> EmbeddingIn | None:
@@ -114,6 +117,7 @@ def build_scenario(inputs: ScenarioInputs) -> bytes:
         "oracles": _oracles(inputs),
         "oracle_failures": [{"oracle": f.oracle, "reason": f.reason} for f in inputs.failures],
         "disabled_layers": list(inputs.disabled_layers),
+        "citations": inputs.citations,
     }
     if inputs.query is not None:
         scenario["query"] = inputs.query

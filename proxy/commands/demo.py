@@ -5,10 +5,11 @@ clinical answer (`proxy.upstreams.demo`; one of its claims is contradicted by th
 the proxy in-process on loopback with the `lexical` NLI heuristic and the real all-MiniLM-L6-v2
 embedder loaded offline, send a clinical RAG question with evidence through the official `openai`
 SDK in enforce mode (policy `clinical`), print the answer, the verdict and the card, fetch the
-stored bundle and verify it, then send the same call in shadow mode. It says on screen what is
-replayed and what is a heuristic, and how to switch to a real provider and a real NLI. `--short`
-prints only the summary lines (used by the tests). This module only drives the proxy; it certifies
-nothing itself.
+stored bundle and verify it, write its card viewer page (`--page-out`, printed), then send the
+same call in shadow mode. The calls ask for inline citations and print each claim's evidence ids.
+It says on screen what is replayed and what is a heuristic, and how to switch to a real provider
+and a real NLI. `--short` prints only the summary lines (used by the tests). This module only
+drives the proxy; it certifies nothing itself.
 """
 
 from __future__ import annotations
@@ -80,6 +81,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--bundle-out", metavar="FILE", help="also write the enforce call's bundle JSON here"
     )
+    parser.add_argument(
+        "--page-out",
+        metavar="FILE",
+        default="assurance-demo-card.html",
+        help="where to write the card viewer page of the enforce call (default: %(default)s)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -87,7 +94,11 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     configure_logging(level="warning")  # the demo's own lines are the output; no request logs
-    return asyncio.run(run_demo(short=bool(args.short), bundle_out=args.bundle_out, out=print))
+    return asyncio.run(
+        run_demo(
+            short=bool(args.short), bundle_out=args.bundle_out, out=print, page_out=args.page_out
+        )
+    )
 
 
 def demo_config(upstream_url: str, store_path: str) -> Config:
@@ -99,7 +110,7 @@ def demo_config(upstream_url: str, store_path: str) -> Config:
             "assurance": {"default_policy": "clinical"},
             "oracles": {
                 "decomposer": {"kind": "sentences"},
-                "nli": {"kind": "lexical", "aggregation": "concat"},
+                "nli": {"kind": "lexical", "aggregation": "per_chunk"},
                 "paraphraser": {"kind": "rules"},
                 "embedder": {"kind": "sentence_transformers"},
             },
@@ -116,7 +127,9 @@ def evidence(now: int) -> list[dict[str, Any]]:
     ]
 
 
-async def run_demo(*, short: bool, bundle_out: str | None, out: Printer) -> int:
+async def run_demo(
+    *, short: bool, bundle_out: str | None, out: Printer, page_out: str | None = None
+) -> int:
     """Start the fixed-answer upstream and the proxy, then make the enforce and shadow calls."""
     with tempfile.TemporaryDirectory(prefix="assurance-demo-") as tmp:
         async with serve_fixed_answer(FixedAnswer(content=ANSWER)) as upstream_url:
@@ -131,13 +144,17 @@ async def run_demo(*, short: bool, bundle_out: str | None, out: Printer) -> int:
                 await site.start()
                 root = f"http://127.0.0.1:{runner.addresses[0][1]}"
                 out(REAL_SETUP)
-                return await _calls(root, short=short, bundle_out=bundle_out, out=out)
+                return await _calls(
+                    root, short=short, bundle_out=bundle_out, page_out=page_out, out=out
+                )
             finally:
                 await runner.cleanup()
 
 
-async def _calls(root: str, *, short: bool, bundle_out: str | None, out: Printer) -> int:
-    body = {"assurance": {"evidence": evidence(int(time.time()))}}
+async def _calls(
+    root: str, *, short: bool, bundle_out: str | None, page_out: str | None, out: Printer
+) -> int:
+    body = {"assurance": {"evidence": evidence(int(time.time())), "citations": "inline"}}
     async with AsyncOpenAI(base_url=f"{root}/v1", api_key="demo-no-key", max_retries=0) as client:
         results = {}
         for mode in ("enforce", "shadow"):
@@ -163,15 +180,26 @@ async def _calls(root: str, *, short: bool, bundle_out: str | None, out: Printer
             bundle = await stored.read()
         async with session.post(f"{root}/v1/assurance/verify", data=bundle) as checked:
             verdict = await checked.json()
+        page_url = f"{root}/v1/assurance/cards/{handle}"
+        async with session.get(page_url, headers={"Accept": "text/html"}) as viewer:
+            page = await viewer.read()
     out("")
     out(f"stored bundle {handle}: {len(bundle)} bytes")
     out(f"POST /v1/assurance/verify -> valid={verdict['valid']} errors={verdict['errors']}")
     for note in verdict.get("notes", []):
         out(f"  note: {note}")
+    if page_out is not None:
+        where = await asyncio.to_thread(_write, Path(page_out), page)
+        out(f"card viewer page written to {where} (open it in a browser)")
     if bundle_out is not None:
         await asyncio.to_thread(Path(bundle_out).write_bytes, bundle)
         out(f"bundle written to {bundle_out}; re-check it offline: assurance verify {bundle_out}")
     return 0 if verdict["valid"] else 1
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path.resolve()
 
 
 def _show(mode: str, content: str, assurance: dict[str, Any], short: bool, out: Printer) -> None:
@@ -191,6 +219,13 @@ def _show(mode: str, content: str, assurance: dict[str, Any], short: bool, out: 
     )
     if card.get("emitted"):
         out("emitted masses: " + ", ".join(f"{k} {v}" for k, v in sorted(card["emitted"].items())))
+    for claim in assurance.get("claims", []):
+        cited = ", ".join(claim["supporting"]) or "nothing"
+        against = f"; contradicted by {', '.join(claim['contradicting'])}" * bool(
+            claim["contradicting"]
+        )
+        shown = "emitted" if claim["emitted"] else "dropped"
+        out(f"claim c{claim['index'] + 1} {claim['status']}, {shown}: cites {cited}{against}")
     for dropped in card["dropped_claims"]:
         out(f"dropped: {dropped}")
     out(f"in scope: {card['in_scope']}  ({', '.join(card['scope_predicates_held'])})")

@@ -8,17 +8,21 @@ does not match the schema is an invalid bundle: its decoding failure is printed 
 the exit status is 1. Only a file that cannot be read at all (missing, a directory, no permission)
 or a malformed `--public-key` exits 2, with a one-line message on standard error: there was nothing
 to verify. `--public-key HEX` (repeatable) pins the signer: the bundle must then carry a valid
-signature by one of those keys. No model or oracle is called; this module only does IO around the
-trusted check.
+signature by one of those keys. `--response FILE` also checks a saved chat completion against the
+bundle: its `assurance.claims` and, with inline citations, its content must be what the bundle
+implies (`certifiers.verification.citations.check_response`). No model or oracle is called; this
+module only does IO around the trusted check.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 from certifiers.ed25519 import PUBLIC_KEY_BYTES
+from certifiers.verification.citations import check_response
 from certifiers.verify import check_bundle
 
 __all__ = ["EXIT_INVALID", "EXIT_UNREADABLE", "EXIT_VALID", "add_arguments", "run"]
@@ -42,6 +46,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="HEX",
         help="trusted Ed25519 public key (64 hex characters, repeatable): the bundle must be "
         "signed by one of them",
+    )
+    parser.add_argument(
+        "--response",
+        metavar="FILE",
+        help="a chat completion JSON (as received): its assurance.claims and inline citations "
+        "must follow from the bundle",
     )
 
 
@@ -81,7 +91,18 @@ def run(args: argparse.Namespace) -> int:
     data = _read(source)
     if data is None:
         return EXIT_UNREADABLE
-    result = check_bundle(data, trusted_keys=trusted)
+    if args.response is not None:
+        raw = _read(args.response)
+        if raw is None:
+            return EXIT_UNREADABLE
+        try:
+            response = json.loads(raw)
+        except ValueError:
+            print(f"error: {args.response!r} is not JSON", file=sys.stderr)
+            return EXIT_UNREADABLE
+        result = check_response(data, response, trusted_keys=trusted)
+    else:
+        result = check_bundle(data, trusted_keys=trusted)
     if result.ok:
         print("valid")
         for note in result.notes:
