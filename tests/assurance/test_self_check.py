@@ -17,7 +17,15 @@ from certifiers.builders import certify
 from certifiers.types import Bundle, Emission
 from oracles.decomposers import SPLITTER_VERSION
 from oracles.nli_lexical import LEXICAL_VERSION
-from tests.assurance.clinical import EVIDENCE, MESSAGES, SUPPORTED, assurance_of, headers
+from tests.assurance.clinical import (
+    DELETE_SCHEMA,
+    EVIDENCE,
+    MESSAGES,
+    SUPPORTED,
+    assurance_of,
+    headers,
+    tool_call,
+)
 from tests.assurance.conftest import assured_proxy
 from tests.fakes.openai_server import FakeOpenAIServer, JsonReply, chat_completion
 
@@ -88,6 +96,44 @@ async def test_shadow_counts_a_self_check_failure_and_keeps_the_answer(
         assert completion.choices[0].message.content == SUPPORTED
         root = px.base_url.removesuffix("/v1")
         assert await _metric(root, "assurance_proxy_bundle_self_check_failures_total") == 1
+
+
+async def test_session_calls_are_self_checked_and_an_abstain_charges_nothing(
+    fake_upstream: FakeOpenAIServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session call with actions (store-backed counters) also passes the verifier before emit:
+    the smuggled bundle becomes an abstain with no tool call, and the session is not advanced."""
+    smuggling = _smuggling_builder(certify)
+    calls = {"n": 0}
+
+    def first_call_smuggles(scenario: Any, **kwargs: Any) -> Bundle:
+        calls["n"] += 1
+        return smuggling(scenario, **kwargs) if calls["n"] == 1 else certify(scenario, **kwargs)
+
+    monkeypatch.setattr("proxy.assurance.certify.certify", first_call_smuggles)
+    actions = {"schemas": [DELETE_SCHEMA], "state": {"counters": {"deletes": 0}}}
+    session = {"X-Assurance-Session": "s1"}
+    async with (
+        assured_proxy(fake_upstream.base_url, tmp_path) as px,
+        AsyncOpenAI(base_url=px.base_url, api_key="k", max_retries=0) as client,
+    ):
+        emitted: list[list[str]] = []
+        for attempt in range(2):
+            reply = chat_completion(None, tool_calls=[tool_call("c1", "/sandbox/a.md")])
+            fake_upstream.script(JsonReply(reply))
+            completion = await client.chat.completions.create(
+                model="gpt-fake",
+                messages=MESSAGES,
+                extra_headers=headers("enforce", "creative", **session),
+                extra_body={"assurance": {"actions": actions}},
+            )
+            emitted.append([call.id for call in completion.choices[0].message.tool_calls or []])
+            if attempt == 0:
+                assert "oracle verifier failed" in (completion.choices[0].message.content or "")
+        root = px.base_url.removesuffix("/v1")
+        assert await _metric(root, "assurance_proxy_bundle_self_check_failures_total") == 1
+    # the abstain emitted no delete and charged none: the next call's delete is still allowed
+    assert emitted == [[], ["c1"]]
 
 
 async def test_enforce_emits_exactly_the_recorded_emission(
