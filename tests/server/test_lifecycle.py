@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -59,33 +60,37 @@ async def test_client_disconnect_mid_stream_stops_the_upstream_stream(
     assert proxy.app  # the proxy is still serving
 
 
-async def _read_port(stdout: asyncio.StreamReader) -> int:
+async def _read_port(stdout: asyncio.StreamReader, stderr: Path) -> int:
     while True:
         line = await asyncio.wait_for(stdout.readline(), timeout=20)
         if not line:
-            raise AssertionError("assurance serve exited before listening")
+            tail = (await asyncio.to_thread(stderr.read_text, errors="replace"))[-2000:]
+            raise AssertionError(f"assurance serve exited before listening; stderr: {tail}")
         event = json.loads(line)
         if event.get("event") == "proxy_listening":
             return int(event["port"])
 
 
 async def test_sigterm_drains_in_flight_requests_then_exits_zero(
-    fake_upstream: FakeOpenAIServer,
+    fake_upstream: FakeOpenAIServer, tmp_path: Path
 ) -> None:
     """`assurance serve` finishes a request in flight at SIGTERM, refuses new ones, exits 0.
 
-    It runs `python -m proxy.commands.serve`, the module `assurance serve` dispatches to.
+    It runs `python -m proxy.commands.serve`, the module `assurance serve` dispatches to, in
+    `tmp_path` (its default store file lands there, not in the checkout).
     """
     fake_upstream.script(JsonReply(chat_completion("drained"), delay_s=1.0))
     env = {**os.environ, "OPENAI_API_KEY": ""}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "proxy.commands.serve",
-        "--upstream-url", fake_upstream.base_url, "--host", "127.0.0.1", "--port", "0",
-        stdout=asyncio.subprocess.PIPE, env=env,
-    )  # fmt: skip
+    stderr_path = tmp_path / "serve.stderr"
+    with stderr_path.open("wb") as stderr:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "proxy.commands.serve",
+            "--upstream-url", fake_upstream.base_url, "--host", "127.0.0.1", "--port", "0",
+            stdout=asyncio.subprocess.PIPE, stderr=stderr, env=env, cwd=tmp_path,
+        )  # fmt: skip
     try:
         assert process.stdout is not None
-        port = await _read_port(process.stdout)
+        port = await _read_port(process.stdout, stderr_path)
         url = f"http://127.0.0.1:{port}/v1/chat/completions"
         async with aiohttp.ClientSession() as session:
             pending = asyncio.ensure_future(session.post(url, json=BODY))
