@@ -9,13 +9,14 @@ call), in order; the gate's decisions are applied by position.
 
 Enforce mode (SPEC 5.7) always re-emits from an allow-list, whatever the decision: top-level `id`,
 `object`, `created`, `model`, `system_fingerprint`, `service_tier`, `usage`; one choice with
-`index`, `finish_reason`, `logprobs: null` and a message of `role`, `content` (exactly the
-bundle's `emission.text`, which the verifier re-derives: the certified answer, the residue
-rendered from the kept claims' texts, or the abstention), `refusal: null`, and the calls the gate
-allowed. Provider fields that were not certified (`logprobs`, `reasoning_content`,
-`annotations`, `audio`, a refusal text, unknown keys) are dropped even on `accept`. Shadow mode
-never changes the answer: the `"assurance"` object is spliced into the provider's bytes. This
-module decides nothing itself: it reads the decision, the residue and the gate's verdicts.
+`index`, `finish_reason`, `logprobs: null` and a message of `role`, `content` (exactly the bundle's
+`emission.text`, which the verifier re-derives: the certified answer, the residue rendered from the
+kept claims' texts, or the abstention; with the `[id]` markers when the bundle's `context.citations`
+is inline), `refusal: null`, and the calls the gate allowed. Provider fields that were not certified
+(`logprobs`, `reasoning_content`, `annotations`, `audio`, a refusal text, unknown keys) are dropped
+even on `accept`. Shadow mode never changes the answer: the `"assurance"` object is spliced into the
+provider's bytes. This module decides nothing itself: it reads the decision, the residue and the
+gate's verdicts.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class UpstreamAnswerError(UpstreamError):
 
 
 class EmissionMismatchError(ProxyError):
-    """The bundle's emitted answer is not the answer being emitted (a bug); nothing is sent."""
+    """The bundle's certified answer is not the upstream's answer (a bug); nothing is sent."""
 
     code = "emission_mismatch"
 
