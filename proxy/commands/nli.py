@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -189,7 +190,7 @@ def _run_export(args: argparse.Namespace) -> int:
     for pair in mix:
         stem = _STEM_OF_SOURCE.get(pair.source, pair.source)
         counts[stem] = counts.get(stem, 0) + 1
-    export_command = "assurance nli export " + " ".join(sys.argv[3:])
+    export_command = shlex.join(["assurance", "nli", "export", *sys.argv[3:]])
     card = render_card(
         run=run_record,
         train_counts=counts,
