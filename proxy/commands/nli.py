@@ -12,6 +12,8 @@ different run, no model at the checkpoint path).
 from __future__ import annotations
 
 import argparse
+import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -19,10 +21,12 @@ import msgspec
 
 from oracles.embedded import EMBEDDED_NLI_DIR
 from oracles.models import default_embedding_model_path
+from proxy.nli.card import render_card
 from proxy.nli.data import (
     DEFAULT_TRAIN_CAPS,
     DataError,
     default_data_dir,
+    pairs_digest,
     stratified_subset,
     training_mix,
     validation_pairs,
@@ -31,6 +35,15 @@ from proxy.nli.evaluate import calibration_record, evaluate_model, export_model
 from proxy.nli.train import TrainSettings, train
 
 EXIT_BAD_INPUT = 2
+#: row `source` values that differ from their file's stem
+_STEM_OF_SOURCE = {
+    "vitaminc_real": "vitaminc",
+    "vitaminc_synthetic": "vitaminc",
+    "mnli_matched": "mnli",
+    "mnli_mismatched": "mnli",
+    "factcheck_gpt_stance": "factcheck_gpt",
+    "ambient_disambiguation": "ambient",
+}
 DEFAULT_OUT = Path(".assurance/nli-train")
 
 
@@ -78,6 +91,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     export.add_argument("--limit", type=int, help="evaluate on a stratified subset of N pairs")
     export.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     export.add_argument("--seed", type=int, default=13)
+    export.add_argument(
+        "--run-dir", type=Path, default=DEFAULT_OUT, help="the training run (its settings.json)"
+    )
+    export.add_argument(
+        "--scale", type=float, default=1.0, help="the --scale the run was trained with"
+    )
+    export.add_argument(
+        "--train-command", default="assurance nli train", help="recorded in the model card"
+    )
     export.set_defaults(_nli=_run_export)
 
 
@@ -140,6 +162,20 @@ def _run_export(args: argparse.Namespace) -> int:
     if not (args.checkpoint / "config.json").is_file():
         print(f"assurance nli export: no model at {args.checkpoint}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    run_path = args.run_dir / "settings.json"
+    try:
+        run_record = json.loads(run_path.read_text())
+        mix = training_mix(data_dir, _caps(args.scale), seed=run_record["settings"]["seed"])
+    except (OSError, ValueError, KeyError, DataError) as exc:
+        print(f"assurance nli export: cannot read the run at {run_path}: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if pairs_digest(mix) != run_record["train_digest"]:
+        print(
+            f"assurance nli export: --scale {args.scale} does not reproduce the run's training"
+            " data (digest differs)",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
     model_dir = export_model(args.checkpoint, args.out)
     print(f"measuring {model_dir} on {len(pairs)} validation pairs", file=sys.stderr)
     evaluation = evaluate_model(model_dir, pairs, threads=args.threads)
@@ -150,6 +186,19 @@ def _run_export(args: argparse.Namespace) -> int:
     (args.out / "calibration.json").write_bytes(
         msgspec.json.format(msgspec.json.encode(record), indent=2) + b"\n"
     )
+    counts: dict[str, int] = {}
+    for pair in mix:
+        stem = _STEM_OF_SOURCE.get(pair.source, pair.source)
+        counts[stem] = counts.get(stem, 0) + 1
+    export_command = shlex.join(["assurance", "nli", "export", *sys.argv[3:]])
+    card = render_card(
+        run=run_record,
+        train_counts=counts,
+        evaluation=evaluation,
+        command=args.train_command,
+        export_command=export_command,
+    )
+    (args.out / "MODEL_CARD.md").write_text(card, encoding="utf-8")
     print(
         f"accuracy {evaluation.accuracy:.4f}, ECE {evaluation.expected_calibration_error:.4f}, "
         f"{evaluation.batch32_pairs_per_s:.1f} pairs/s"

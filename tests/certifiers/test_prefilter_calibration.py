@@ -24,8 +24,8 @@ def prefiltered_scenario(**nli_extra: Any) -> dict[str, Any]:
     """Two claims, three chunks, each claim judged against its top 2 chunks by similarity."""
     nli: dict[str, Any] = {
         "aggregation": "per_chunk",
-        "entail": [["0.9", "0", "0.2"], ["0.1", "0.8", "0"]],
-        "contradict": [["0.05", "0", "0.1"], ["0.2", "0.1", "0"]],
+        "entail": [["0.9", "0", "0.2"], ["0.05", "0.8", "0"]],
+        "contradict": [["0.05", "0", "0.1"], ["0.01", "0.1", "0"]],
         "prefilter": {
             "k": 2,
             "model": "all-MiniLM-L6-v2@x",
@@ -93,7 +93,7 @@ def test_prefiltered_bundle_certifies_declares_the_assumption_and_verifies() -> 
         # claim 1's top 2 is [1, 0] (0 before 2 on the tie), not [1, 2]
         ({"prefilter_judged": [[0, 2], [1, 2]]}, "$.nli.prefilter.judged[1]"),
         # an unjudged cell (claim 0, chunk 1) with a score
-        ({"entail": [["0.9", "0.3", "0.2"], ["0.1", "0.8", "0"]]}, "$.nli.entail[0][1]"),
+        ({"entail": [["0.9", "0.3", "0.2"], ["0.05", "0.8", "0"]]}, "$.nli.entail[0][1]"),
         ({"aggregation": "concat"}, "$.nli.prefilter"),
         ({"prefilter_k": 3}, "$.nli.prefilter.k"),
     ],

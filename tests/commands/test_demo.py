@@ -21,7 +21,7 @@ async def test_demo_prints_enforce_and_shadow_verdicts(
     assert await run_demo(short=True, bundle_out=None, out=lines.append, page_out=str(page)) == 0
     text = "\n".join(lines)
     assert "REPLAYS A FIXED ANSWER" in text
-    assert "`lexical` HEURISTIC" in text
+    assert "The NLI judge is a real model" in text
     assert "=== mode enforce, policy clinical" in text
     assert "=== mode shadow, policy clinical" in text
     assert text.count("verdict: residue   policy decision: downgrade") == 2

@@ -1,0 +1,123 @@
+"""Benchmark: enforce overhead with the embedded NLI model on this CPU (issue 11).
+
+The same fixed-answer upstream as `bench.assurance` (100 ms, answers of 5, 20 or 50 sentence claims,
+10 evidence chunks per request), but NLI is the real embedded cross-encoder (`[oracles.nli]`
+defaults: `per_chunk`), once with the top-k pre-filter (`top_k = 3`: 3 of 10 chunks judged per
+claim, chosen by MiniLM similarity) and once without (`top_k = 0`: all 10). No embedder (the
+stability layer is off) so the figure is the NLI cost. Off and the two enforce variants are
+measured round-robin per size. Prints one JSON object with medians, overheads over `off`, the
+pairs judged per request, and the model's pairs/s.
+
+Run: `.venv/bin/python -m bench.embedded_nli [--rounds 5]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bench.assurance import CLAIM_COUNTS, EVIDENCE_CHUNKS, UPSTREAM_DELAY_S, answer_with, serving
+from bench.assurance import timed_call as timed_chat
+from proxy.config import Config, config_from_mapping
+from proxy.server.log import configure_logging
+from proxy.upstreams.demo import FixedAnswer, serve_fixed_answer
+
+TOP_K = 3
+
+
+def embedded_config(upstream_url: str, store: str, top_k: int) -> Config:
+    """The proxy with the embedded cross-encoder (per_chunk, `top_k`), no embedder."""
+    return config_from_mapping(
+        {
+            "server": {"host": "127.0.0.1", "port": 0},
+            "upstreams": [{"name": "bench", "kind": "openai", "base_url": upstream_url}],
+            "assurance": {"default_policy": "enterprise_qa", "oracle_timeout_s": 120},
+            "oracles": {
+                "decomposer": {"kind": "sentences"},
+                "nli": {"top_k": top_k, "timeout_s": 120},
+                "paraphraser": {"kind": "rules"},
+                "embedder": {"kind": "none"},
+            },
+            "store": {"path": store},
+        }
+    )
+
+
+async def _medians(root: str, claims: int, mode: str, rounds: int) -> list[float]:
+    url = f"{root}/v1/chat/completions"
+    async with aiohttp.ClientSession() as session:
+        await timed_chat(session, url, mode, claims)  # warm-up
+        return [await timed_chat(session, url, mode, claims) for _ in range(rounds)]
+
+
+async def one_size(rounds: int, claims: int, tmp: str) -> dict[str, Any]:
+    """Off, enforce with top-3 and enforce over all chunks for one answer size."""
+    answer = FixedAnswer(content=answer_with(claims), delay_s=UPSTREAM_DELAY_S)
+    timings: dict[str, list[float]] = {"off": [], "top_k": [], "all_chunks": []}
+    async with serve_fixed_answer(answer) as upstream:
+        top = embedded_config(upstream, str(Path(tmp) / f"{claims}-k.sqlite3"), TOP_K)
+        every = embedded_config(upstream, str(Path(tmp) / f"{claims}-all.sqlite3"), 0)
+        async with serving(top) as root_top, serving(every) as root_all:
+            for _ in range(rounds):
+                timings["off"] += await _medians(root_top, claims, "off", 1)
+                timings["top_k"] += await _medians(root_top, claims, "enforce", 1)
+                timings["all_chunks"] += await _medians(root_all, claims, "enforce", 1)
+    off = statistics.median(timings["off"])
+    top_ms = statistics.median(timings["top_k"])
+    all_ms = statistics.median(timings["all_chunks"])
+    return {
+        "claims": claims,
+        "off_median_ms": round(off, 1),
+        "enforce_top_k_median_ms": round(top_ms, 1),
+        "enforce_all_chunks_median_ms": round(all_ms, 1),
+        "overhead_top_k_ms": round(top_ms - off, 1),
+        "overhead_all_chunks_ms": round(all_ms - off, 1),
+        "pairs_top_k": claims * TOP_K,
+        "pairs_all_chunks": claims * EVIDENCE_CHUNKS,
+        "all_chunks_over_top_k": round((all_ms - off) / max(top_ms - off, 1e-9), 2),
+    }
+
+
+async def main_async(rounds: int) -> dict[str, Any]:
+    """Every size, then the report."""
+    with tempfile.TemporaryDirectory(prefix="bench-embedded-nli-") as tmp:
+        sizes = [await one_size(rounds, claims, tmp) for claims in CLAIM_COUNTS]
+    twenty = next(size for size in sizes if size["claims"] == 20)
+    return {
+        "machine": {
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+        },
+        "upstream_delay_ms": UPSTREAM_DELAY_S * 1000,
+        "evidence_chunks": EVIDENCE_CHUNKS,
+        "top_k": TOP_K,
+        "rounds": rounds,
+        "sizes": sizes,
+        "target_20_claims_overhead_ms": 1000,
+        "within_target_20_claims_top_k": twenty["overhead_top_k_ms"] <= 1000,
+    }
+
+
+def main() -> None:
+    """Parse flags, run, print the JSON report."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    configure_logging(level="warning")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    print(json.dumps(asyncio.run(main_async(args.rounds)), indent=2))
+
+
+if __name__ == "__main__":
+    main()

