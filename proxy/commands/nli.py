@@ -76,6 +76,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="multiply every per-source cap of the default mix (e.g. 0.01 for a smoke run)",
     )
     train.add_argument("--max-steps", type=int, help="stop after N steps (default: the mix)")
+    train.add_argument(
+        "--init-from", type=Path, help="continue from a saved model (e.g. a previous run's best)"
+    )
     train.add_argument("--time-limit-min", type=float, help="checkpoint and stop after M minutes")
     train.set_defaults(_nli=_run_train)
     export = nested.add_parser(
@@ -131,6 +134,7 @@ def _run_train(args: argparse.Namespace) -> int:
         eval_every=args.eval_every,
         threads=args.threads,
         frozen_layers=args.frozen_layers,
+        init_from=None if args.init_from is None else str(args.init_from),
     )
     print(f"training on {len(pairs)} pairs, validating on {len(validation)}", file=sys.stderr)
     try:

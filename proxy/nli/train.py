@@ -47,6 +47,8 @@ class TrainSettings(msgspec.Struct, frozen=True, kw_only=True):
     threads: int = 2
     # the word embeddings and the lowest `frozen_layers` encoder layers are not trained
     frozen_layers: int = 0
+    # continue from a saved classifier (a previous run's best) instead of a fresh head
+    init_from: str | None = None
 
 
 class EvalResult(msgspec.Struct, frozen=True):
@@ -156,6 +158,11 @@ def load_base(settings: TrainSettings) -> tuple[Any, Any]:
     tokenizer = transformers.AutoTokenizer.from_pretrained(
         settings.base_model, local_files_only=True
     )
+    if settings.init_from is not None:
+        model = transformers.AutoModelForSequenceClassification.from_pretrained(
+            settings.init_from, local_files_only=True
+        )
+        return tokenizer, model
     model = transformers.AutoModelForSequenceClassification.from_pretrained(
         settings.base_model,
         num_labels=len(LABELS),
