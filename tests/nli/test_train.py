@@ -7,6 +7,8 @@ import importlib
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from oracles.models import CrossEncoderModel, default_embedding_model_path
 from proxy.nli.data import Pair
 from proxy.nli.evaluate import export_model
@@ -65,3 +67,16 @@ def test_the_exported_model_loads_as_a_cross_encoder(tmp_path: Path) -> None:
     rows = model.predict([("A cat sat.", "A cat sat.")], batch_size=1)
     assert len(rows[0]) == 3
     assert abs(sum(rows[0]) - 1.0) < 1e-4
+
+
+def test_a_continuation_starts_from_the_given_model(tmp_path: Path) -> None:
+    """`init_from` loads a saved classifier instead of a fresh head."""
+    torch: Any = importlib.import_module("torch")
+    first = train(PAIRS, PAIRS[:3], SETTINGS, tmp_path / "one", max_steps=1, log=lambda _: None)
+    settings = msgspec.structs.replace(SETTINGS, init_from=str(first), learning_rate=0.0)
+    settings = msgspec.structs.replace(settings, head_learning_rate=0.0)
+    train(PAIRS, PAIRS[:3], settings, tmp_path / "two", max_steps=1, log=lambda _: None)
+    saved = torch.load(tmp_path / "one" / "last" / "trainer_state.pt", weights_only=False)
+    weights = _weights(tmp_path / "two")
+    # with a zero learning rate the continuation keeps the first run's classifier exactly
+    assert bool((weights["classifier.weight"] == saved["model"]["classifier.weight"]).all())
