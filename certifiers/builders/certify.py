@@ -1,14 +1,14 @@
-"""`certify(scenario) -> Bundle`: quantize oracle outputs, build certificates, card, decision.
+"""`certify(scenario) -> Bundle`: build the certificates, the card and the policy decision.
 
-Pure and deterministic (time comes from the scenario). Oracle scores cross the trust boundary once,
-through q(x) = floor(x·10⁶ + ½)/10⁶ (SPEC 4.1; the simplex repair is part of the grounding
-derivation). It does not sign (the shell does) and does not decide enforce-mode rendering.
+Pure and deterministic (time comes from the scenario). Oracle scores and coordinates have crossed
+the trust boundary already, once, in `certifiers.scenario` through `certifiers.quantize` (SPEC 4.1;
+the simplex repair is part of the grounding derivation); a Scenario built in code is normalized
+the same way first. It does not sign (the shell does) and does not decide enforce-mode rendering.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from fractions import Fraction
 from typing import cast
 
 from certifiers.builders.actions import build_actions
@@ -20,8 +20,8 @@ from certifiers.builders.stability import build_stability, proxy_layers
 from certifiers.canonical import canonical_digest
 from certifiers.errors import PolicyError, ScenarioError
 from certifiers.policy import DEFAULT_BASE, apply_overrides, get_policy, policy_accepts
-from certifiers.rational import round_to_scale
-from certifiers.scenario import BudgetIn, Number, Scenario, normalize_scenario
+from certifiers.quantize import Number
+from certifiers.scenario import BudgetIn, Scenario, normalize_scenario
 from certifiers.types import (
     SCORE_SCALE,
     ActionCertificate,
@@ -41,11 +41,6 @@ from certifiers.types import (
     SupportMatrix,
     Thresholds,
 )
-
-
-def quantize_score(x: Fraction) -> int:
-    """q(x) = floor(x·10⁶ + ½): the integer numerator over 10⁶ of a score (SPEC 4.1)."""
-    return round_to_scale(x.numerator, x.denominator, SCORE_SCALE)
 
 
 def _ints(values: tuple[Number, ...]) -> tuple[int, ...]:
@@ -206,7 +201,7 @@ def _stability(
 
 
 def certify(scenario: Scenario, *, extra_policies: Mapping[str, Policy] | None = None) -> Bundle:
-    """Build the complete bundle for one recorded call (CONTRACTS: certifiers public API)."""
+    """Build the complete bundle for one recorded call (the core's public builder API)."""
     nli, emb = scenario.nli, scenario.embedding
     if (nli is not None and not nli.quantized) or (emb is not None and not emb.quantized):
         scenario = normalize_scenario(scenario)  # decode_scenario already did this

@@ -10,7 +10,7 @@ import pytest
 
 from proxy.commands import evaluate
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "evaluation" / "fixtures"
 
 
 def _run(argv: list[str]) -> int:
