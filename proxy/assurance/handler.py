@@ -86,6 +86,7 @@ async def _handle_assured_chat(
             perturbations=areq.field.perturbations,
             evidence=areq.evidence,
             timeout_s=config.assurance.oracle_timeout_s,
+            inline=config.assurance.inline_embeddings,
         )
     )
     try:
