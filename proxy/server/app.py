@@ -25,6 +25,7 @@ from proxy.server.handlers import (
     handle_readyz,
 )
 from proxy.server.middleware import add_request_id_header, make_edge_middleware
+from proxy.server.passthrough import handle_passthrough
 from proxy.server.state import ASSURED_CHAT, READINESS_CHECKS, STATE, ProxyState
 from proxy.upstreams.registry import close_upstreams, open_upstreams
 from proxy.upstreams.routing import Router
@@ -56,6 +57,8 @@ def create_app(config: Config, *, setup_assurance: SetupAssurance | None = None)
     app.router.add_get("/metrics", handle_metrics)
     if setup_assurance is not None:
         setup_assurance(app)
+    # last: every other /v1/ route is passed through to an upstream unchanged
+    app.router.add_route("*", "/v1/{tail:.*}", handle_passthrough)
     return app
 
 

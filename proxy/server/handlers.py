@@ -25,6 +25,7 @@ from proxy.server.errors import (
     BodyTooLargeError,
     InvalidRequestError,
     UpstreamConnectError,
+    UpstreamHTTPError,
 )
 from proxy.server.responses import json_response, relay_stream
 from proxy.server.state import (
@@ -135,19 +136,26 @@ async def handle_embeddings(request: web.Request) -> web.StreamResponse:
 
 
 async def handle_models(request: web.Request) -> web.StreamResponse:
-    """`GET /v1/models`: the union of every upstream's models (first upstream wins a duplicate)."""
+    """`GET /v1/models`: the union of every upstream's models (first upstream wins a duplicate).
+
+    The client's key reaches upstreams exactly as for chat. An upstream that fails is skipped with
+    a log line when another answered; when none did, an upstream's 4xx is relayed as such, else 502.
+    """
     state = request.app[STATE]
     results = await asyncio.gather(
-        *(u.list_models() for u in state.upstreams), return_exceptions=True
+        *(u.list_models(request.headers) for u in state.upstreams), return_exceptions=True
     )
     seen: set[str] = set()
     data: list[dict[str, Any]] = []
     failures = 0
+    refused: UpstreamHTTPError | None = None
     for upstream, result in zip(state.upstreams, results, strict=True):
         if isinstance(result, BaseException):
             if not isinstance(result, Exception):
                 raise result
             failures += 1
+            if refused is None and isinstance(result, UpstreamHTTPError) and result.status < 500:
+                refused = result
             _log.warning(
                 "model_list_failed", upstream=upstream.name, error_type=type(result).__name__
             )
@@ -158,6 +166,8 @@ async def handle_models(request: web.Request) -> web.StreamResponse:
                 seen.add(model_id)
                 data.append(model)
     if state.upstreams and failures == len(state.upstreams):
+        if refused is not None:
+            raise refused
         raise UpstreamConnectError("Expected at least one upstream to list its models, got none")
     return json_response({"object": "list", "data": data})
 

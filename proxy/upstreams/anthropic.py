@@ -126,7 +126,9 @@ class AnthropicUpstream:
         """Whether one of the configured model names or glob patterns matches `model`."""
         return self._matcher.matches(model)
 
-    async def list_models(self) -> list[dict[str, Any]]:
+    async def list_models(
+        self, client_headers: Mapping[str, str] | None = None
+    ) -> list[dict[str, Any]]:
         """The configured literal model names (glob patterns name no model) as OpenAI objects."""
         return [
             {"id": model, "object": "model", "created": 0, "owned_by": self.name}
