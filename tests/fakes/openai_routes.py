@@ -315,7 +315,7 @@ def add_routes(app: web.Application, fake: FakeOpenAIServer) -> None:
             case ["responses", rid, "cancel"]:
                 return web.json_response(response_object(response_id=rid, status="cancelled"))
             case ["responses", rid, "input_items"]:
-                item: dict[str, Any] = {
+                listed: dict[str, Any] = {
                     "id": "msg_in",
                     "type": "message",
                     "role": "user",
@@ -325,7 +325,7 @@ def add_routes(app: web.Application, fake: FakeOpenAIServer) -> None:
                 return web.json_response(
                     {
                         "object": "list",
-                        "data": [item],
+                        "data": [listed],
                         "first_id": "msg_in",
                         "last_id": "msg_in",
                         "has_more": False,

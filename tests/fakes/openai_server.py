@@ -5,9 +5,10 @@ benchmarks.
 `/v1/models`, plus the rest of the API from `tests.fakes.openai_routes` (files, audio, stored
 completions, batches, Responses). Replies are taken in order from a script (`JsonReply`,
 `StreamReply`, `DropReply`, `EventsReply`); with an empty script it answers a default completion
-(or stream, when the request asks for one, honouring `stream_options.include_usage`). Every request is recorded (path, headers, body). It
-counts requests the proxy abandoned (cancelled while the fake was waiting, or a stream whose reader
-went away). It is not a model and ignores the prompt.
+(or stream, when the request asks for one, honouring `stream_options.include_usage`). Every
+request is recorded (path with query, headers, body). It counts requests the proxy abandoned
+(cancelled while the fake was waiting, or a stream whose reader went away). It is not a model and
+ignores the prompt.
 """
 
 from __future__ import annotations
