@@ -19,12 +19,14 @@ from proxy.assurance.actions_file import load_default_actions
 from proxy.assurance.certify import Certifier
 from proxy.assurance.chat_clients import chat_clients, embeddings_clients
 from proxy.assurance.handler import handle_assured_chat
+from proxy.assurance.responses_handler import handle_assured_responses, handle_get_response
+from proxy.assurance.responses_store import CERTIFIED_RESPONSES, CertifiedResponses
 from proxy.assurance.routes import handle_verify, make_card_handler
 from proxy.assurance.sessions import SessionCounters
 from proxy.assurance.signing import SigningKey, load_signing_key
 from proxy.assurance.slot import PIPELINE, Pipeline, PipelineSlot
 from proxy.config import Config, ConfigError
-from proxy.server.state import ASSURED_CHAT, READINESS_CHECKS, STATE
+from proxy.server.state import ASSURED_CHAT, ASSURED_RESPONSES, READINESS_CHECKS, STATE
 from proxy.store.sqlite import BundleStore
 
 
@@ -33,6 +35,9 @@ def setup_assurance(app: web.Application) -> None:
     slot = PipelineSlot()
     app[PIPELINE] = slot
     app[ASSURED_CHAT] = handle_assured_chat
+    app[ASSURED_RESPONSES] = handle_assured_responses
+    app[CERTIFIED_RESPONSES] = CertifiedResponses()
+    app.router.add_get("/v1/responses/{response_id}", handle_get_response)
     app[READINESS_CHECKS].append(lambda: slot.pipeline is not None)
     app.cleanup_ctx.append(_pipeline_context)
     app.router.add_get(

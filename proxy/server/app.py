@@ -26,7 +26,14 @@ from proxy.server.handlers import (
 )
 from proxy.server.middleware import add_request_id_header, make_edge_middleware
 from proxy.server.passthrough import handle_passthrough
-from proxy.server.state import ASSURED_CHAT, READINESS_CHECKS, STATE, ProxyState
+from proxy.server.responses_route import handle_responses
+from proxy.server.state import (
+    ASSURED_CHAT,
+    ASSURED_RESPONSES,
+    READINESS_CHECKS,
+    STATE,
+    ProxyState,
+)
 from proxy.upstreams.registry import close_upstreams, open_upstreams
 from proxy.upstreams.routing import Router
 
@@ -46,11 +53,13 @@ def create_app(config: Config, *, setup_assurance: SetupAssurance | None = None)
     )
     app[STATE] = state
     app[ASSURED_CHAT] = assurance_not_installed
+    app[ASSURED_RESPONSES] = assurance_not_installed
     app[READINESS_CHECKS] = []
     app.cleanup_ctx.append(_upstreams_context)
     app.on_response_prepare.append(add_request_id_header)
     app.router.add_post("/v1/chat/completions", handle_chat)
     app.router.add_post("/v1/embeddings", handle_embeddings)
+    app.router.add_post("/v1/responses", handle_responses)
     app.router.add_get("/v1/models", handle_models)
     app.router.add_get("/healthz", handle_healthz)
     app.router.add_get("/readyz", handle_readyz)

@@ -115,6 +115,14 @@ class OpenAIUpstream:
                 headers[name] = value
         return headers
 
+    def transport_errors(self) -> contextlib.AbstractContextManager[None]:
+        """Context mapping transport failures to 502/504 (for readers of `open_raw` answers)."""
+        return self._translate_errors()
+
+    def relay_body(self, resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+        """An `open_raw` answer's body chunk by chunk; the connection is released at the end."""
+        return self._relay(resp)
+
     @contextlib.contextmanager
     def _translate_errors(self) -> Iterator[None]:
         try:
@@ -193,6 +201,9 @@ class OpenAIUpstream:
         reads the answer and must `release()` (or `close()`) it.
         """
         headers = request_headers(client_headers)
+        if not isinstance(body, aiohttp.StreamReader):
+            # a bytes body may differ from the client's (fields stripped): aiohttp sets the length
+            headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}
         auth = self._headers(client_headers).get("Authorization")
         if auth:
             headers["Authorization"] = auth
