@@ -19,6 +19,7 @@ from proxy.assurance.actions_file import load_default_actions
 from proxy.assurance.certify import Certifier
 from proxy.assurance.chat_clients import chat_clients, embeddings_clients
 from proxy.assurance.handler import handle_assured_chat
+from proxy.assurance.messages_handler import handle_assured_messages
 from proxy.assurance.responses_handler import handle_assured_responses, handle_get_response
 from proxy.assurance.responses_store import CERTIFIED_RESPONSES, CertifiedResponses
 from proxy.assurance.routes import handle_verify, make_card_handler
@@ -26,7 +27,13 @@ from proxy.assurance.sessions import SessionCounters
 from proxy.assurance.signing import SigningKey, load_signing_key
 from proxy.assurance.slot import PIPELINE, Pipeline, PipelineSlot
 from proxy.config import Config, ConfigError
-from proxy.server.state import ASSURED_CHAT, ASSURED_RESPONSES, READINESS_CHECKS, STATE
+from proxy.server.state import (
+    ASSURED_CHAT,
+    ASSURED_MESSAGES,
+    ASSURED_RESPONSES,
+    READINESS_CHECKS,
+    STATE,
+)
 from proxy.store.sqlite import BundleStore
 
 
@@ -36,6 +43,7 @@ def setup_assurance(app: web.Application) -> None:
     app[PIPELINE] = slot
     app[ASSURED_CHAT] = handle_assured_chat
     app[ASSURED_RESPONSES] = handle_assured_responses
+    app[ASSURED_MESSAGES] = handle_assured_messages
     app[CERTIFIED_RESPONSES] = CertifiedResponses()
     app.router.add_get("/v1/responses/{response_id}", handle_get_response)
     app[READINESS_CHECKS].append(lambda: slot.pipeline is not None)

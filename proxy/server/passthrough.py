@@ -93,6 +93,11 @@ async def forward(
     started = time.perf_counter()
     resp = await upstream.open_raw(request.method, tail, request.headers, body)
     state.metrics.observe_upstream(upstream.name, time.perf_counter() - started)
+    return await relay_response(request, resp)
+
+
+async def relay_response(request: web.Request, resp: aiohttp.ClientResponse) -> web.StreamResponse:
+    """Stream an upstream answer to the client as it arrives; always releases `resp`."""
     finished = False
     try:
         response = web.StreamResponse(

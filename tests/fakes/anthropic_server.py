@@ -4,7 +4,8 @@
 JSON body, or with `"stream": true` the SSE event stream (`message_start`, `ping`,
 `content_block_*` with `text_delta` / `input_json_delta`, `message_delta`, `message_stop`). Replies
 can fail with Anthropic's error JSON, fail mid-stream with an `error` event, or be delayed. Every
-request's JSON and headers are recorded, and a client hanging up mid-stream is counted. It models
+request's JSON and headers are recorded, and a client hanging up mid-stream is counted.
+`POST /v1/messages/count_tokens` answers 3 input tokens per message. It models
 no real model and checks no credentials.
 """
 
@@ -93,6 +94,11 @@ class FakeAnthropic:
             return await self._stream(request, reply, message_id, str(body["model"]))
         return web.json_response(_message(reply, message_id, str(body["model"]), final=True))
 
+    async def _count_tokens(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        self.requests.append(Received(request.path, dict(request.headers), body))
+        return web.json_response({"input_tokens": 3 * len(body.get("messages", []))})
+
     async def _stream(
         self, request: web.Request, reply: Reply, message_id: str, model: str
     ) -> web.StreamResponse:
@@ -120,6 +126,7 @@ class FakeAnthropic:
         fake = cls()
         app = web.Application()
         app.router.add_post("/v1/messages", fake._messages)
+        app.router.add_post("/v1/messages/count_tokens", fake._count_tokens)
         runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=1.0)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
