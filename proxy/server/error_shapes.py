@@ -22,7 +22,7 @@ _ANTHROPIC_TYPES = {
     402: "billing_error",
     403: "permission_error",
     404: "not_found_error",
-    413: "request_too_large",
+    413: "invalid_request_error",  # the SDK's ErrorObject union has no request_too_large
     429: "rate_limit_error",
     504: "timeout_error",
     529: "overloaded_error",

@@ -89,7 +89,7 @@ def response_object(
         "truncation": "disabled",
         "usage": {
             "input_tokens": 5,
-            "input_tokens_details": {"cached_tokens": 0},
+            "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
             "output_tokens": 7,
             "output_tokens_details": {"reasoning_tokens": 0},
             "total_tokens": 12,
