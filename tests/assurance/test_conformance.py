@@ -180,9 +180,9 @@ async def test_enforced_response_json_and_events(
     for text, policy in ((WITH_CONTRADICTION, "enterprise_qa"), (UNSUPPORTED, "clinical")):
         for stream in (False, True):
             fake_upstream.script(JsonReply(response_object([message_item(text), *output[1:]])))
-            body = {"model": "gpt-fake", "input": "q", "stream": stream}
-            headers = {**ASSURED, "X-Assurance-Policy": policy}
+            body: dict[str, Any] = {"model": "gpt-fake", "input": "q", "stream": stream}
             body["assurance"] = {"evidence": EVIDENCE}
+            headers = {**ASSURED, "X-Assurance-Policy": policy}
             status, raw = await post(f"{proxy.base_url}/responses", body, headers)
             assert status == 200
             if stream:
