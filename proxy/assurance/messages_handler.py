@@ -21,7 +21,7 @@ from aiohttp import web
 
 from proxy.assurance.answer import CertificationFailedError, certify_answer, too_large
 from proxy.assurance.begin import Started, certification
-from proxy.assurance.emit import UpstreamAnswerError, with_assurance
+from proxy.assurance.emit import ParsedAnswer, UpstreamAnswerError, with_assurance
 from proxy.assurance.messages_answer import chat_view, enforced_message, parse_message_object
 from proxy.assurance.scenario import OracleFailure
 from proxy.config import AssuranceMode
@@ -167,7 +167,11 @@ async def _shadow_stream(
                 except ValueError:
                     decoded, broken = {}, True
                 if isinstance(decoded, dict):
-                    accumulator.feed(decoded)
+                    try:
+                        accumulator.feed(decoded)
+                    except (KeyError, ValueError, TypeError, AttributeError):
+                        # a malformed upstream event: relay it, certify nothing as complete
+                        broken = True
                 kind = decoded.get("type") if isinstance(decoded, dict) else None
                 if kind in _HELD:
                     held.append((event, decoded))
@@ -182,7 +186,8 @@ async def _shadow_stream(
         return response
     finally:
         await stream.aclose()
-    assurance = await _shadow_assurance(started, accumulator, size, broken or not held)
+    stopped = any(decoded.get("type") == "message_stop" for _, decoded in held)
+    assurance = await _shadow_assurance(started, accumulator, size, broken or not stopped)
     for event, decoded in held:
         if decoded.get("type") == "message_delta":
             await response.write(encode_event({**decoded, "assurance": assurance}))
@@ -202,7 +207,13 @@ async def _shadow_assurance(
     if size > limit:
         failures.append(too_large(size, limit))
     try:
-        parsed = parse_message_object(accumulator.result())
+        try:
+            parsed = parse_message_object(accumulator.result())
+        except UpstreamAnswerError:
+            if not incomplete:
+                raise
+            # nothing reconstructable: the failures above make this an abstain card
+            parsed = ParsedAnswer(completion={}, text="", calls=())
         certified = await certify_answer(
             started.pipeline, started.areq, parsed, started.stability, failures=tuple(failures)
         )

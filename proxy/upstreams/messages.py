@@ -101,7 +101,9 @@ async def _translated(stream: UpstreamStream, model: str) -> AsyncIterator[bytes
                         yield encode_event(out)
         for out in translator.finish():
             yield encode_event(out)
-    except ValueError:
-        yield encode_event(anthropic_error(502, "the upstream sent a chat event that is not JSON"))
+    except (ValueError, TypeError, AttributeError, KeyError):
+        yield encode_event(
+            anthropic_error(502, "the upstream sent a chat event that is not a valid chunk")
+        )
     finally:
         await stream.aclose()

@@ -96,8 +96,10 @@ async def _translated(stream: UpstreamStream, request: Mapping[str, Any]) -> Asy
                         yield encode_event(out)
         for out in translator.finish():
             yield encode_event(out)
-    except ValueError:
-        failure = UpstreamConnectError("the upstream sent a chat stream event that is not JSON")
+    except (ValueError, TypeError, AttributeError, KeyError):
+        failure = UpstreamConnectError(
+            "the upstream sent a chat stream event that is not a valid chunk"
+        )
         yield encode_event({"type": "error", **_error_fields(failure.to_dict()["error"])})
     finally:
         await stream.aclose()

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import anthropic
 import pytest
 from anthropic import AsyncAnthropic
 
@@ -221,3 +222,36 @@ async def test_translated_enforce_over_an_openai_upstream(tmp_path: Path) -> Non
     assert assurance_of(message)["policy_decision"] == "downgrade"
     assert message.content[0].type == "text"
     assert "15 mL/min" not in message.content[0].text
+
+
+async def test_truncated_shadow_stream_gets_an_abstain_card(
+    native: AsyncAnthropic, fake: FakeAnthropic
+) -> None:
+    """A stream cut before message_stop: relayed as is; the card names the truncation."""
+    fake.replies.append(Reply(blocks=(Text(SUPPORTED),), truncate=True))
+    stream = await native.messages.create(
+        model="claude-x",
+        max_tokens=100,
+        messages=MESSAGES,
+        stream=True,
+        extra_headers=headers("shadow"),
+        extra_body={"assurance": {"evidence": EVIDENCE}},
+    )
+    events = [event async for event in stream]
+    delta = next(e for e in events if e.type == "message_delta")
+    card = assurance_of(delta)["card"]
+    assert card["verdict"]["kind"] == "abstain"
+    assert "message_stop" not in [e.type for e in events]
+
+
+async def test_malformed_messages_body_is_an_anthropic_400(native: AsyncAnthropic) -> None:
+    """`messages` that is not an array, in enforce: a 400 naming it, nothing forwarded."""
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        await native.messages.create(
+            model="claude-x",
+            max_tokens=5,
+            messages=MESSAGES,
+            extra_headers=headers("enforce"),
+            extra_body={"messages": "nope"},
+        )
+    assert "messages" in caught.value.message

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, BadRequestError
 
+from proxy.assurance.lifecycle import setup_assurance
 from tests.assurance.clinical import (
     CONTRADICTED_CLAIM,
     DELETE_SCHEMA,
@@ -24,7 +25,8 @@ from tests.assurance.clinical import (
     WITH_CONTRADICTION,
     headers,
 )
-from tests.assurance.conftest import assured_proxy
+from tests.assurance.conftest import DEFAULT_ORACLES, assured_proxy
+from tests.fakes.anthropic_server import FakeAnthropic, Reply, Text
 from tests.fakes.openai_routes import (
     EventsReply,
     function_call_item,
@@ -39,6 +41,7 @@ from tests.fakes.openai_server import (
     chat_completion,
     stream_chunks,
 )
+from tests.harness import proxy_config, running_proxy
 
 QUERY = "What creatinine clearance does standard apixaban dosing need?"
 
@@ -316,3 +319,46 @@ async def test_translated_function_calls_round_trip(
     assert item.type == "function_call"
     assert item.call_id == "call_1"
     assert item.arguments == '{"q": "x"}'
+
+
+async def test_malformed_input_is_a_400_naming_it(
+    client: AsyncOpenAI, fake_upstream: FakeOpenAIServer
+) -> None:
+    """`input` that is neither a string nor an array, in enforce: 400, nothing forwarded."""
+    with pytest.raises(BadRequestError) as caught:
+        await client.responses.create(
+            model="gpt-fake", input="x", extra_headers=headers("enforce"), extra_body={"input": 5}
+        )
+    assert caught.value.param == "input"
+    assert fake_upstream.requests == []
+
+
+async def test_responses_through_an_anthropic_upstream(tmp_path: Path) -> None:
+    """An Anthropic upstream serves /v1/responses by translation (Responses -> Chat -> Messages)."""
+    async with FakeAnthropic.running() as fake:
+        fake.replies.append(Reply(blocks=(Text(WITH_CONTRADICTION),)))
+        config = proxy_config(
+            fake.base_url,
+            extra={
+                "upstreams": [{"name": "claude", "kind": "anthropic", "base_url": fake.base_url}],
+                "oracles": DEFAULT_ORACLES,
+                "store": {"path": str(tmp_path / "s.sqlite3")},
+            },
+        )
+        async with (
+            running_proxy(config, setup_assurance=setup_assurance) as proxy,
+            AsyncOpenAI(base_url=proxy.base_url, api_key="k", max_retries=0) as sdk,
+        ):
+            response = await sdk.responses.create(
+                model="claude-x",
+                input=QUERY,
+                max_output_tokens=64,
+                extra_headers=headers("enforce"),
+                extra_body={"assurance": {"evidence": EVIDENCE}},
+            )
+            plain = await sdk.responses.create(model="claude-x", input="hi")
+    assert fake.requests[0].path == "/v1/messages"
+    assert fake.requests[0].body["max_tokens"] == 64
+    assert assurance_of(response)["policy_decision"] == "downgrade"
+    assert "15 mL/min" not in response.output_text
+    assert plain.output_text == "Hello from fake Claude."
