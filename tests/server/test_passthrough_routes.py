@@ -16,7 +16,7 @@ from openai import AsyncOpenAI, AuthenticationError, NotFoundError
 
 from tests.fakes.openai_routes import SPEECH_CHUNKS
 from tests.fakes.openai_server import FakeOpenAIServer, JsonReply
-from tests.harness import RunningProxy, proxy_config, running_proxy
+from tests.harness import LogCapture, RunningProxy, proxy_config, running_proxy
 
 
 @pytest.fixture
@@ -253,7 +253,7 @@ async def test_models_list_forwards_the_client_key_and_relays_401(
 
 
 async def test_models_list_skips_a_down_upstream(
-    fake_upstream: FakeOpenAIServer,
+    fake_upstream: FakeOpenAIServer, logs: LogCapture
 ) -> None:
     """An unreachable upstream is skipped (logged) when another one answered."""
     config = proxy_config(
@@ -270,3 +270,4 @@ async def test_models_list_skips_a_down_upstream(
         AsyncOpenAI(base_url=proxy.base_url, api_key="k", max_retries=0) as client,
     ):
         assert [m.id async for m in client.models.list()] == ["gpt-fake"]
+    assert [line["upstream"] for line in logs.events("model_list_failed")] == ["down"]
