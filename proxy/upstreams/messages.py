@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 
 from proxy.server.error_shapes import anthropic_error, anthropic_error_body
-from proxy.server.errors import UpstreamError
+from proxy.server.errors import ProxyError, UpstreamError
 from proxy.upstreams.anthropic import AnthropicUpstream
 from proxy.upstreams.base import Upstream, UpstreamResponse, UpstreamStream
 from proxy.upstreams.messages_translate import (
@@ -101,6 +101,9 @@ async def _translated(stream: UpstreamStream, model: str) -> AsyncIterator[bytes
                         yield encode_event(out)
         for out in translator.finish():
             yield encode_event(out)
+    except ProxyError as exc:
+        # the upstream failed midway: Anthropic clients expect an `error` event
+        yield encode_event(anthropic_error(exc.status, exc.message))
     except (ValueError, TypeError, AttributeError, KeyError):
         yield encode_event(
             anthropic_error(502, "the upstream sent a chat event that is not a valid chunk")

@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from proxy.server.errors import UpstreamConnectError, UpstreamError
+from proxy.server.errors import ProxyError, UpstreamConnectError, UpstreamError
 from proxy.upstreams.base import Upstream, UpstreamResponse, UpstreamStream
 from proxy.upstreams.openai import OpenAIUpstream
 from proxy.upstreams.passthrough import response_headers
@@ -96,6 +96,9 @@ async def _translated(stream: UpstreamStream, request: Mapping[str, Any]) -> Asy
                         yield encode_event(out)
         for out in translator.finish():
             yield encode_event(out)
+    except ProxyError as exc:
+        # the upstream failed midway: Responses clients expect an `error` event
+        yield encode_event({"type": "error", **_error_fields(exc.to_dict()["error"])})
     except (ValueError, TypeError, AttributeError, KeyError):
         failure = UpstreamConnectError(
             "the upstream sent a chat stream event that is not a valid chunk"

@@ -362,3 +362,27 @@ async def test_responses_through_an_anthropic_upstream(tmp_path: Path) -> None:
     assert assurance_of(response)["policy_decision"] == "downgrade"
     assert "15 mL/min" not in response.output_text
     assert plain.output_text == "Hello from fake Claude."
+
+
+async def test_previous_response_id_and_streamed_enforce_are_stored(
+    client: AsyncOpenAI, fake_upstream: FakeOpenAIServer
+) -> None:
+    """`previous_response_id` reaches the provider; a streamed enforce answer is retrievable."""
+    original = response_object([message_item(WITH_CONTRADICTION)], response_id="resp_s")
+    fake_upstream.stored_responses["resp_s"] = original
+    fake_upstream.script(JsonReply(original))
+    stream = await client.responses.create(
+        model="gpt-fake",
+        input=QUERY,
+        previous_response_id="resp_prev",
+        stream=True,
+        extra_headers=headers("enforce"),
+        extra_body={"assurance": {"evidence": EVIDENCE}},
+    )
+    events = [event async for event in stream]
+    assert fake_upstream.requests[-1].json()["previous_response_id"] == "resp_prev"
+    final = events[-1]
+    assert final.type == "response.completed"
+    fetched = await client.responses.retrieve("resp_s")
+    assert fetched.output_text == final.response.output_text
+    assert "15 mL/min" not in fetched.output_text

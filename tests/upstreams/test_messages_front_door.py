@@ -16,7 +16,13 @@ import pytest
 from anthropic import AsyncAnthropic
 
 from tests.fakes.anthropic_server import FakeAnthropic, Reply, Text, ToolUse
-from tests.fakes.openai_server import FakeOpenAIServer, JsonReply, chat_completion
+from tests.fakes.openai_server import (
+    FakeOpenAIServer,
+    JsonReply,
+    StreamReply,
+    chat_completion,
+    stream_chunks,
+)
 from tests.harness import RunningProxy, proxy_config, running_proxy
 
 MESSAGES: list[anthropic.types.MessageParam] = [{"role": "user", "content": "hi"}]
@@ -179,3 +185,16 @@ async def test_count_tokens_on_openai_upstream_is_a_404(
     with pytest.raises(anthropic.NotFoundError) as caught:
         await client.messages.count_tokens(model="gpt-fake", messages=MESSAGES)
     assert caught.value.body is not None
+
+
+async def test_translated_stream_dropped_midway_is_an_error_event(
+    translated: tuple[AsyncAnthropic, FakeOpenAIServer],
+) -> None:
+    """The OpenAI upstream cuts its stream: the anthropic SDK sees an error event, not a hang."""
+    client, upstream = translated
+    upstream.script(StreamReply(stream_chunks(("a", "b", "c")), drop_after=2))
+    with pytest.raises(anthropic.APIStatusError):
+        async with client.messages.stream(
+            model="gpt-fake", max_tokens=20, messages=MESSAGES
+        ) as stream:
+            await stream.get_final_message()
