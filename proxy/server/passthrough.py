@@ -6,7 +6,8 @@ and binary streams such as `audio/speech` alike). A JSON body is read (bounded b
 `[server] max_body_bytes`) to learn its `model`; any other body (multipart uploads) is streamed
 upstream as it arrives, never held whole. Routing: the JSON `model`, else the model named by a
 `/v1/models/{id}` path, else the first upstream whose `[[upstreams]] paths` globs match, else the
-first upstream. An Anthropic upstream serves no OpenAI route: 404 in OpenAI's error shape. Nothing
+first upstream. An Anthropic upstream serves no OpenAI route (404 in OpenAI's error shape) but gets
+the rest of its own `/v1/messages/...` family (message batches) relayed natively. Nothing
 here is certified: assurance modes do not apply to these routes.
 """
 
@@ -21,6 +22,7 @@ from aiohttp import web
 from proxy.server.errors import NotFoundError, ProxyError
 from proxy.server.handlers import read_body
 from proxy.server.state import REQUEST_INFO, STATE, ProxyState
+from proxy.upstreams.anthropic import AnthropicUpstream
 from proxy.upstreams.base import Upstream
 from proxy.upstreams.openai import OpenAIUpstream
 from proxy.upstreams.passthrough import response_headers
@@ -83,13 +85,19 @@ async def forward(
     body: bytes | aiohttp.StreamReader | None,
 ) -> web.StreamResponse:
     """Send `request` (with `body`) to `upstream` and stream its answer back untouched."""
+    tail = request.raw_path[len("/v1") :]
+    if isinstance(upstream, AnthropicUpstream) and request.path.startswith("/v1/messages/"):
+        # the rest of Anthropic's Messages family (message batches, ...) is relayed natively
+        started = time.perf_counter()
+        raw = await upstream.raw.open_raw(request.method, tail, request.headers, body)
+        state.metrics.observe_upstream(upstream.name, time.perf_counter() - started)
+        return await relay_response(request, raw)
     if not isinstance(upstream, OpenAIUpstream):
         raise NotFoundError(
             f"Expected an OpenAI-compatible upstream for {request.method} {request.path}, got"
             f" upstream {upstream.name!r} of kind {upstream.kind!r}, which does not serve it",
             code="route_not_supported",
         )
-    tail = request.raw_path[len("/v1") :]
     started = time.perf_counter()
     resp = await upstream.open_raw(request.method, tail, request.headers, body)
     state.metrics.observe_upstream(upstream.name, time.perf_counter() - started)

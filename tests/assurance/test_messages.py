@@ -255,3 +255,18 @@ async def test_malformed_messages_body_is_an_anthropic_400(native: AsyncAnthropi
             extra_body={"messages": "nope"},
         )
     assert "messages" in caught.value.message
+
+
+async def test_shadow_json_appends_assurance(native: AsyncAnthropic, fake: FakeAnthropic) -> None:
+    """Shadow, non-streaming: the upstream's message unchanged, plus the card."""
+    fake.replies.append(Reply(blocks=(Text(UNSUPPORTED),)))
+    message = await native.messages.create(
+        model="claude-x",
+        max_tokens=100,
+        messages=MESSAGES,
+        extra_headers=headers("shadow", "clinical"),
+        extra_body={"assurance": {"evidence": EVIDENCE}},
+    )
+    assert message.content[0].type == "text"
+    assert message.content[0].text == UNSUPPORTED
+    assert assurance_of(message)["policy_decision"] == "reject"

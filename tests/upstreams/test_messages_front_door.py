@@ -198,3 +198,14 @@ async def test_translated_stream_dropped_midway_is_an_error_event(
             model="gpt-fake", max_tokens=20, messages=MESSAGES
         ) as stream:
             await stream.get_final_message()
+
+
+async def test_message_batches_are_relayed_natively(
+    native: RunningProxy, fake: FakeAnthropic
+) -> None:
+    """The rest of the Messages family (message batches) reaches the Anthropic upstream."""
+    async with AsyncAnthropic(base_url=native.root_url, api_key="k", max_retries=0) as client:
+        batch = await client.messages.batches.retrieve("msgbatch_1")
+    assert batch.id == "msgbatch_1"
+    assert batch.processing_status == "in_progress"
+    assert fake.requests[-1].path == "/v1/messages/batches/msgbatch_1"
