@@ -113,11 +113,6 @@ def ratio_of(value: str | int) -> tuple[int, int]:
     return exact.numerator, exact.denominator
 
 
-def round_to_scale(numerator: int, denominator: int, scale: int) -> int:
-    """floor(x·scale + 1/2) for x = numerator/denominator: the nearest grid point, ties up."""
-    return (2 * numerator * scale + denominator) // (2 * denominator)
-
-
 def sqrt_upper(value: Fraction, bits: int = SQRT_BITS) -> Fraction:
     """A sound rational upper bound u >= sqrt(value) with u - sqrt(value) <= 2^-bits / den.
 

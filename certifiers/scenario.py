@@ -1,9 +1,11 @@
-"""The public certify scenario format and its decoder (CONTRACTS: `decode_scenario`).
+"""The public certify scenario format and its decoder, `decode_scenario` (the core's input API).
 
 JSON numbers are read exactly from their decimal text (never through float) and strings such as
 "0.92" or "3/25" too. Shape errors and range errors raise `ScenarioError` naming the field path
-(`$.nli.entail[3][0]`). Oracle scores are quantized later (SPEC 4.1), in
-`certifiers.builders.certify`. This module only decodes and validates; it computes no certificate.
+(`$.nli.entail[3][0]`). NLI scores and embedding coordinates cross the boundary here, once, through
+`certifiers.quantize` (SPEC 4.1); `decode_embedding` does the same for one embedding section on its
+own (the proxy's early crossing). This module only decodes and validates; it computes no
+certificate.
 """
 
 from __future__ import annotations
@@ -11,15 +13,14 @@ from __future__ import annotations
 import posixpath
 import re
 from fractions import Fraction
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Literal
 
 import msgspec
 
 from certifiers.errors import ScenarioError
-from certifiers.rational import dec_hook, ratio_of, round_to_scale, text_number_decoder
+from certifiers.quantize import GRID_LIMIT, Number, grid_vector, score_rows
+from certifiers.rational import dec_hook, text_number_decoder
 from certifiers.types import (
-    GRID_BITS,
-    SCORE_SCALE,
     ActionState,
     Aggregation,
     Calibration,
@@ -36,9 +37,6 @@ from certifiers.types import (
 )
 
 MAX_DIM = 4096
-MAX_COORDINATE = 2
-GRID = 2**GRID_BITS
-GRID_LIMIT = MAX_COORDINATE * GRID
 
 
 class ClaimIn(Frozen, frozen=True, kw_only=True):
@@ -53,9 +51,6 @@ class EvidenceIn(Frozen, frozen=True, kw_only=True):
     source: str | None = None
     retrieved_at: int | None = None
     score: Fraction | None = None
-
-
-Number = str | int  # an exact number: JSON integer, decimal text or "p/q" (see rational.ratio_of)
 
 
 class NLIIn(Frozen, frozen=True, kw_only=True):
@@ -178,131 +173,6 @@ def _check_index(value: int, count: int, path: str) -> None:
         raise _fail(path, f"a claim index in [0, {count})", value)
 
 
-def _number(value: Number, path: str) -> tuple[int, int]:
-    try:
-        return ratio_of(value)
-    except ValueError as exc:
-        raise ScenarioError(str(exc), path=path) from exc
-
-
-#: a row of plain decimal scores "0.d…d" (1 to 15 digits) joined by commas: the common case
-_DECIMAL_SCORES = re.compile(r"0\.[0-9]{1,15}(?:,0\.[0-9]{1,15})*")
-_SCALE_DIGITS = len(str(SCORE_SCALE)) - 1  # 10⁶ = 10^6
-
-
-def _score_of(marked: int) -> int:
-    """q(x) for x = 0.d₁…d_L given as the integer 1d₁…d_L (= 10^L + f): floor(x·10⁶ + ½)."""
-    length = len(str(marked)) - 1
-    denominator: int = 10**length
-    frac = marked - denominator
-    if length <= _SCALE_DIGITS:
-        pad: int = 10 ** (_SCALE_DIGITS - length)
-        return frac * pad
-    return round_to_scale(frac, denominator, SCORE_SCALE)
-
-
-def _plain_scores(row: tuple[Number, ...]) -> tuple[int, ...] | None:
-    """q(x) of a row whose cells are all "0.d…d" text, without Fractions; else None.
-
-    Each cell "0.d₁…d_L" is rewritten "1d₁…d_L" (the integer 10^L + f, f = d₁…d_L, x = f/10^L)
-    and the row decoded as one JSON integer array. With L = 6 (the usual text) q(x) = f; other
-    lengths go through `_score_of`, the same floor(x·10⁶ + ½) as `round_to_scale`.
-    """
-    try:
-        joined = ",".join(cast("tuple[str, ...]", row))
-    except TypeError:  # an int (or anything but text) in the row
-        return None
-    if joined.count(",") != len(row) - 1 or not _DECIMAL_SCORES.fullmatch(joined):
-        return None
-    # "0." occurs only at the start of a cell: the digits after it contain no "."
-    marked: list[int] = msgspec.json.decode("[" + joined.replace("0.", "1") + "]")
-    low, high = 10**_SCALE_DIGITS, 2 * 10**_SCALE_DIGITS
-    return tuple([m - low if low <= m < high else _score_of(m) for m in marked])
-
-
-def _plain_quantized(row: tuple[Number, ...]) -> tuple[int, ...] | None:
-    """The row itself when every cell is exactly an `int` in [0, SCORE_SCALE]; else None."""
-    if not row or set(map(type, row)) != {int}:
-        return None
-    ints = cast("tuple[int, ...]", row)
-    return ints if min(ints) >= 0 and max(ints) <= SCORE_SCALE else None
-
-
-def _quantize_row(row: tuple[Number, ...], path: str, *, done: bool) -> tuple[int, ...]:
-    """One row cell by cell (the exact general path, with the first offending cell's error)."""
-    cells: list[int] = []
-    for j, value in enumerate(row):
-        if done and not isinstance(value, int):
-            raise _fail(f"{path}[{j}]", "an integer score (quantized)", value)
-        num, den = (
-            (value, SCORE_SCALE)
-            if isinstance(value, int) and done
-            else _number(value, f"{path}[{j}]")
-        )
-        if not 0 <= num <= den:
-            raise _fail(f"{path}[{j}]", "a score in [0, 1]", value)
-        cells.append(num if done else round_to_scale(num, den, SCORE_SCALE))
-    return tuple(cells)
-
-
-def _quantize_matrix(
-    rows: tuple[tuple[Number, ...], ...], n_rows: int, n_cols: int, path: str, *, done: bool
-) -> tuple[tuple[int, ...], ...]:
-    """Check shape and [0, 1]; return q(x) = floor(x·10⁶ + ½) per cell (SPEC 4.1).
-
-    Rows of exact ints (quantized) or of plain "0.ddd…" text take a fast path with the same
-    result; any other row goes through `_quantize_row`, which raises on its first bad cell.
-    """
-    if len(rows) != n_rows:
-        raise _fail(path, f"{n_rows} rows (one per claim)", f"{len(rows)} rows")
-    fast = _plain_quantized if done else _plain_scores
-    out: list[tuple[int, ...]] = []
-    for i, row in enumerate(rows):
-        if len(row) != n_cols:
-            raise _fail(f"{path}[{i}]", f"{n_cols} scores", f"{len(row)} scores")
-        quick = fast(row)
-        out.append(quick if quick is not None else _quantize_row(row, f"{path}[{i}]", done=done))
-    return tuple(out)
-
-
-def _checked_ints(values: tuple[Number, ...], path: str) -> tuple[tuple[int, ...], int, int]:
-    """`values` itself and its min and max, after checking in C-speed passes that all are ints."""
-    try:
-        low, high = (min(values), max(values)) if values else (0, 0)
-    except TypeError:  # ints and strings do not compare: a mixed tuple
-        low = high = ""
-    if not (isinstance(low, int) and isinstance(high, int)):
-        k = next((i for i, v in enumerate(values) if not isinstance(v, int)), 0)
-        raise _fail(f"{path}[{k}]", "an integer (quantized input)", repr(values[k]))
-    # min and max are ints and no str compared with them, so every element is an int
-    return cast("tuple[int, ...]", values), low, high
-
-
-def _quantize_vector(
-    vector: tuple[Number, ...], dim: int, path: str, *, done: bool, checked: bool = False
-) -> tuple[int, ...]:
-    """Check length and |x| <= 2; return the integer numerators over 2^GRID_BITS.
-
-    `checked`: the decoder already proved every coordinate a GridInt (`_GridEmbeddingIn`).
-    """
-    if len(vector) != dim:
-        raise _fail(path, f"{dim} coordinates", f"{len(vector)} coordinates")
-    if checked:
-        return cast("tuple[int, ...]", vector)
-    if done:
-        grid, low, high = _checked_ints(vector, path)
-    else:
-        grid = tuple(
-            round_to_scale(*_number(v, f"{path}[{i}]"), GRID) for i, v in enumerate(vector)
-        )
-        low, high = (min(grid), max(grid)) if grid else (0, 0)
-    if low < -GRID_LIMIT or high > GRID_LIMIT:
-        i = next(k for k, g in enumerate(grid) if not -GRID_LIMIT <= g <= GRID_LIMIT)
-        bound = f"a coordinate in [-{MAX_COORDINATE}, {MAX_COORDINATE}]"
-        raise _fail(f"{path}[{i}]", bound, vector[i])
-    return tuple(grid)
-
-
 def _normalized(s: Scenario, *, grid_checked: bool = False) -> Scenario:
     """Quantize the bulk numeric arrays once (scores to 10⁻⁶, vectors to 2⁻²⁴), validating them.
 
@@ -314,8 +184,8 @@ def _normalized(s: Scenario, *, grid_checked: bool = False) -> Scenario:
         n, done = len(s.claims), nli.quantized
         nli = msgspec.structs.replace(
             nli,
-            entail=_quantize_matrix(nli.entail, n, cols, "$.nli.entail", done=done),
-            contradict=_quantize_matrix(nli.contradict, n, cols, "$.nli.contradict", done=done),
+            entail=score_rows(nli.entail, n, cols, "$.nli.entail", done=done),
+            contradict=score_rows(nli.contradict, n, cols, "$.nli.contradict", done=done),
             quantized=True,
         )
     if emb is not None:
@@ -323,17 +193,17 @@ def _normalized(s: Scenario, *, grid_checked: bool = False) -> Scenario:
         done, dim, base, ok = emb.quantized, emb.dim, "$.embedding", grid_checked
         emb = msgspec.structs.replace(
             emb,
-            query=_quantize_vector(emb.query, dim, f"{base}.query", done=done, checked=ok),
+            query=grid_vector(emb.query, dim, f"{base}.query", done=done, checked=ok),
             invariant=tuple(
-                _quantize_vector(v, dim, f"{base}.invariant[{k}]", done=done, checked=ok)
+                grid_vector(v, dim, f"{base}.invariant[{k}]", done=done, checked=ok)
                 for k, v in enumerate(emb.invariant)
             ),
             significant=tuple(
-                _quantize_vector(v, dim, f"{base}.significant[{k}]", done=done, checked=ok)
+                grid_vector(v, dim, f"{base}.significant[{k}]", done=done, checked=ok)
                 for k, v in enumerate(emb.significant)
             ),
             evidence=tuple(
-                _quantize_vector(v, dim, f"{base}.evidence[{k}]", done=done, checked=ok)
+                grid_vector(v, dim, f"{base}.evidence[{k}]", done=done, checked=ok)
                 for k, v in enumerate(emb.evidence)
             ),
             quantized=True,
@@ -458,7 +328,7 @@ def normalize_scenario(scenario: Scenario) -> Scenario:
     return _normalized(scenario)
 
 
-def decode_scenario(data: bytes) -> Scenario:
+def decode_scenario(data: bytes, *, embedding: EmbeddingIn | None = None) -> Scenario:
     """Decode and validate a scenario; raise ScenarioError naming the offending field path.
 
     Fast paths: one typed decode (JSON floats inside untyped fields kept as text, Fraction fields
@@ -466,7 +336,32 @@ def decode_scenario(data: bytes) -> Scenario:
     as GridInts, then with the plain `Scenario` shape. A typed decode fails on any invalid input
     (and on JSON non-integer numbers in `Number` fields); the general path below then decodes
     (and reports) exactly as before. Every path gives the same Scenario for the same bytes.
+
+    `embedding`: the scenario's embedding section as `decode_embedding` returned it, for a caller
+    that decoded it ahead of the rest; `data` must then have no `embedding` of its own.
     """
+    scenario = _decode(data)
+    if embedding is None:
+        return scenario
+    if scenario.embedding is not None:
+        raise _fail("$.embedding", "no section (one was decoded separately)", "a section")
+    return msgspec.structs.replace(scenario, embedding=embedding)
+
+
+def decode_embedding(data: bytes) -> EmbeddingIn:
+    """One `embedding` section (JSON object bytes) decoded, validated and quantized on its own.
+
+    Exactly the decoding of that section inside a scenario (errors name `$.embedding...`). Only
+    the section is returned, so bytes that are not one JSON value can at worst yield another,
+    equally validated section.
+    """
+    section = _decode(b'{"answer": "", "embedding": ' + data + b"}").embedding
+    if section is None:
+        raise _fail("$.embedding", "an embedding section", "null")
+    return section
+
+
+def _decode(data: bytes) -> Scenario:
     try:
         grid = _decode_grid(data)
         if grid is not None:

@@ -2,7 +2,7 @@
 
 Closed families of frozen msgspec Structs (STYLE 5). Every certificate keeps its *data* (what
 the verifier re-derives from) apart from its *derived* fields (what the verifier must recompute
-and compare); the split is documented field by field in /work/notes/TYPES-READY.md. Rationals are
+and compare), marked field by field by `# data` and `# derived` comments. Rationals are
 `Fraction` here and "p/q" strings on the wire (`certifiers.rational` hooks). Computes nothing.
 """
 
@@ -22,8 +22,9 @@ BUNDLE_FORMAT = "assurance-bundle/1"
 VERIFIER_VERSION = "assurance-certifiers/1"
 #: denominator of quantized oracle scores: q(x) = round(x * 10^6) / 10^6 (SPEC 4.1)
 SCORE_SCALE = 1_000_000
-#: embedding coordinates live on the grid 2^-GRID_BITS (SPEC 4.1)
+#: embedding coordinates live on the grid 2^-GRID_BITS (SPEC 4.1): integer numerators over GRID
 GRID_BITS = 24
+GRID = 2**GRID_BITS
 
 
 class Frozen(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

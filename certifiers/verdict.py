@@ -1,7 +1,9 @@
 """`VerdictConsistent` (paper §10.2), the schema gate between a card's verdict tag and its fields.
 
-Shared by the builder (which raises if it would emit an inconsistent card) and the verifier. It
-checks only what the paper's predicate checks; deeper obligations live in the certificates.
+Builder side: `certifiers.builders.card` raises if it would emit an inconsistent card, and the shell
+names verdicts with `verdict_name`. The verifier does not import this module: it re-implements the
+predicate (`certifiers.verification.card`), as the allow-list test checks. It checks only what the
+paper's predicate checks; deeper obligations live in the certificates.
 """
 
 from __future__ import annotations

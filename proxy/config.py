@@ -86,6 +86,10 @@ class UpstreamConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     models: tuple[str, ...] = ("*",)
     connect_timeout_s: float = 10.0
     read_timeout_s: float = 600.0
+    # glob patterns of `/v1/...` paths routed here when the request names no model (pass-through)
+    paths: tuple[str, ...] = ()
+    # `/v1/responses`: "native" forwards it; "translate" serves it from `/chat/completions`
+    responses: Literal["native", "translate"] = "native"
 
     def __post_init__(self) -> None:
         where = f"upstreams[{self.name!r}]"
@@ -97,6 +101,8 @@ class UpstreamConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
             self.base_url,
         )
         _require(bool(self.models), f"{where}.models", "at least one model pattern", self.models)
+        for path in self.paths:
+            _require(path.startswith("/v1/"), f"{where}.paths", "globs starting /v1/", path)
         _require(
             self.connect_timeout_s > 0,
             f"{where}.connect_timeout_s",

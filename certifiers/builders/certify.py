@@ -1,14 +1,14 @@
-"""`certify(scenario) -> Bundle`: quantize oracle outputs, build certificates, card, decision.
+"""`certify(scenario) -> Bundle`: build the certificates, the card and the policy decision.
 
-Pure and deterministic (time comes from the scenario). Oracle scores cross the trust boundary once,
-through q(x) = floor(x·10⁶ + ½)/10⁶ (SPEC 4.1; the simplex repair is part of the grounding
-derivation). It does not sign (the shell does) and does not decide enforce-mode rendering.
+Pure and deterministic (time comes from the scenario). Oracle scores and coordinates have crossed
+the trust boundary already, once, in `certifiers.scenario` through `certifiers.quantize` (SPEC 4.1;
+the simplex repair is part of the grounding derivation); a Scenario built in code is normalized
+the same way first. It does not sign (the shell does) and does not decide enforce-mode rendering.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from fractions import Fraction
 from typing import cast
 
 import msgspec
@@ -30,9 +30,9 @@ from certifiers.policy import (
     policy_accepts,
     validate_policy,
 )
-from certifiers.rational import round_to_scale
+from certifiers.quantize import Number
 from certifiers.render import emission_of
-from certifiers.scenario import BudgetIn, Number, Scenario, normalize_scenario
+from certifiers.scenario import BudgetIn, Scenario, normalize_scenario
 from certifiers.types import (
     SCORE_SCALE,
     ActionCertificate,
@@ -52,11 +52,6 @@ from certifiers.types import (
     SupportMatrix,
     Thresholds,
 )
-
-
-def quantize_score(x: Fraction) -> int:
-    """q(x) = floor(x·10⁶ + ½): the integer numerator over 10⁶ of a score (SPEC 4.1)."""
-    return round_to_scale(x.numerator, x.denominator, SCORE_SCALE)
 
 
 def _ints(values: tuple[Number, ...]) -> tuple[int, ...]:
@@ -246,7 +241,7 @@ def certify(
     extra_policies: Mapping[str, Policy] | None = None,
     signer: str | None = None,
 ) -> Bundle:
-    """Build the complete bundle for one recorded call (CONTRACTS: certifiers public API).
+    """Build the complete bundle for one recorded call (the core's public builder API).
 
     `signer` (hex Ed25519 public key) is recorded in the digest-covered context by a signing
     proxy: the bundle is then valid only with a signature by exactly that key (SPEC 6).

@@ -1,18 +1,17 @@
 """Embedding-sensitivity certificate builder (SPEC 5.3 and 4.1, paper §7, Lemma 7.2, Theorem 7.4).
 
-Quantizes vectors onto the 2^-24 grid (ints), measures squared norms, squared distances and dot
-products exactly in integers, and derives R²_inv, R²_sig, Δ², the rounding budget ε_η (sound
-rational square-root bounds), the top-k evidence ranking, its rank margin and the invariant
-variants' flips. Vectors are inlined in the certificate only when small (see INLINE_COORDINATES)
-or when the scenario asks for it (`inline = "always"`); their digest always is, and the certificate
-says which (`measurements`: "derived" = re-derivable, "recorded" = embedder data bound by digest).
+From vectors already on the 2^-24 grid (integer numerators, see `certifiers.quantize`) measures
+squared norms, squared distances and dot products exactly in integers, and derives R²_inv, R²_sig,
+Δ², the rounding budget ε_η (sound rational square-root bounds), the top-k evidence ranking, its
+rank margin and the invariant variants' flips. Vectors are inlined in the certificate only when
+small (see INLINE_COORDINATES) or when the scenario asks for it (`inline = "always"`); their
+digest always is, and the certificate says which (`measurements`: "derived" = re-derivable,
+"recorded" = embedder data bound by digest).
 """
 
 from __future__ import annotations
 
 import struct
-import sys
-from array import array
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from heapq import nsmallest
@@ -22,7 +21,7 @@ from typing import Literal
 from certifiers.canonical import canonical_digest
 from certifiers.rational import sqrt_upper
 from certifiers.types import (
-    GRID_BITS,
+    GRID,
     EmbeddingCertificate,
     EvidenceMeasure,
     QuantizedVectors,
@@ -31,14 +30,8 @@ from certifiers.types import (
 
 #: vectors are inlined when (1 + #inv + #sig + #evidence) * dim is at most this many coordinates
 INLINE_COORDINATES = 4096
-GRID = 2**GRID_BITS
 GRID_SQ = GRID * GRID
 _SLOT_BITS = 64  # one packed dot product: |<u, v>| <= dim * 2^50 < 2^63 for dim <= 2^12
-
-
-def quantize(vector: Sequence[Fraction]) -> tuple[int, ...]:
-    """Round each coordinate to the nearest multiple of 2^-24 (ties up): the integer numerators."""
-    return tuple((x * GRID + Fraction(1, 2)).__floor__() for x in vector)
 
 
 def dot(u: Sequence[int], v: Sequence[int]) -> int:
@@ -64,11 +57,8 @@ def _packed_dots(vector: Sequence[int], packed_columns: Sequence[int], count: in
     the part below it is negative, i.e. when s_{j-1} < 0: so d_j = s_j + [s_{j-1} < 0].
     """
     total: int = sum(map(mul, vector, packed_columns))
-    slots = array("q")
-    slots.frombytes((total & ((1 << (_SLOT_BITS * count)) - 1)).to_bytes(8 * count, "little"))
-    if sys.byteorder != "little":
-        slots.byteswap()
-    raw = slots.tolist()
+    low_bits = (total & ((1 << (_SLOT_BITS * count)) - 1)).to_bytes(8 * count, "little")
+    raw: tuple[int, ...] = struct.unpack(f"<{count}q", low_bits)
     return [s + (below < 0) for s, below in zip(raw, [0, *raw[:-1]], strict=True)]
 
 

@@ -85,7 +85,7 @@ def _check_declarations(certs: Certificates, report: Report) -> None:
 
 
 def _check_presence(certs: Certificates, report: Report) -> None:
-    """Which certificates may exist given the recorded inputs (TYPES-READY presence rules)."""
+    """Which certificates may exist given the recorded inputs (the builders' presence rules)."""
     claims = certs.decomposition.claims
     ctx = certs.context
     failed = {failure.oracle for failure in ctx.oracle_failures}

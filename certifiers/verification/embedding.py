@@ -19,14 +19,13 @@ from typing import NamedTuple
 
 from certifiers.canonical import canonical_digest
 from certifiers.rational import sqrt_upper
-from certifiers.types import GRID_BITS, EmbeddingCertificate, QuantizedVectors
+from certifiers.types import GRID, GRID_BITS, EmbeddingCertificate, QuantizedVectors
 from certifiers.verification.geometry import dot, eps_eta_is_sound, squared_distance, squared_norm
 from certifiers.verification.report import Report
 
 __all__ = ["EmbeddingFacts", "check_embedding"]
 
-_GRID = 1 << GRID_BITS
-_GRID_SQ = _GRID * _GRID
+_GRID_SQ = GRID * GRID
 
 
 class EmbeddingFacts(NamedTuple):
@@ -149,7 +148,7 @@ def check_embedding(cert: EmbeddingCertificate, report: Report) -> EmbeddingFact
     max_dist = Fraction(max([*inv, *sig], default=0), _GRID_SQ)
     max_dist_upper = sqrt_upper(max_dist)
     report.expect("embedding.max_dist_upper", max_dist_upper, cert.max_dist_upper)
-    delta = sqrt_dim / _GRID
+    delta = sqrt_dim / GRID
     eps_eta = 2 * max_dist_upper * delta + delta * delta
     report.expect("embedding.eps_eta", eps_eta, cert.eps_eta)
     report.require(

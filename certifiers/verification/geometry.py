@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from fractions import Fraction
 
-__all__ = ["GRID_BITS", "dot", "eps_eta_is_sound", "squared_distance", "squared_norm"]
+from certifiers.types import GRID_BITS
 
-GRID_BITS = 24
+__all__ = ["dot", "eps_eta_is_sound", "squared_distance", "squared_norm"]
 
 
 def squared_distance(u: Sequence[int], v: Sequence[int]) -> int:

@@ -86,7 +86,7 @@ def _reason(
     statuses: tuple[Status, ...] | None,
     cert: ResidueCertificate,
 ) -> str | None:
-    """The first failed per-claim constraint, in the documented order (TYPES-READY residue)."""
+    """The first failed per-claim constraint: ground, norefute, forbidden, requires, budget."""
     status = statuses[index] if statuses is not None else None
     if admission == "ground_strict" and status != "supported":
         return f"ground:{status}"

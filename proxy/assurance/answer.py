@@ -134,7 +134,6 @@ def scenario_inputs(
         policy_overrides=areq.field.policy,
         claim_dependencies=areq.field.claim_dependencies,
         disabled_layers=("stability",) if pipeline.oracles.embedder is None else (),
-        inline_embeddings=config.inline_embeddings,
         citations=areq.field.citations,
     )
 

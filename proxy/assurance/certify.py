@@ -39,12 +39,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-import msgspec
 import structlog
 
 from certifiers.builders import certify
 from certifiers.builders.certify import resolve_policy
-from certifiers.bundle import card_digest, card_signing_payload, encode_bundle, with_signature
+from certifiers.bundle import card_digest, encode_bundle
 from certifiers.canonical import encode_canonical
 from certifiers.errors import CertificationError, CertifierError, ScenarioError
 from certifiers.scenario import decode_scenario
@@ -58,10 +57,9 @@ from proxy.assurance.scenario import (
     OracleFailure,
     ScenarioInputs,
     build_scenario,
-    decoded_embedding,
 )
 from proxy.assurance.sessions import Counters, SessionLocks, starting_counters
-from proxy.assurance.signing import SigningKey
+from proxy.assurance.signing import SigningKey, sign_bundle
 from proxy.server.errors import InvalidRequestError, ProxyError
 from proxy.store.base import SessionState, Store, StoreError
 
@@ -232,16 +230,13 @@ class Certifier:
             raise _unavailable(session, exc) from exc
 
     def _certify_sync(self, inputs: ScenarioInputs) -> Bundle:
-        scenario = decode_scenario(build_scenario(inputs))
-        decoded = decoded_embedding(inputs)
-        if decoded is not None:
-            # the embedding section was decoded ahead of time (`proxy.assurance.orchestrate`)
-            scenario = msgspec.structs.replace(scenario, embedding=decoded)
+        # the embedding section crossed the boundary ahead of time (`proxy.assurance.orchestrate`)
+        embedding = inputs.stability.embedding if inputs.stability is not None else None
+        scenario = decode_scenario(build_scenario(inputs), embedding=embedding)
         signer = self.signing_key.public_key.hex() if self.signing_key is not None else None
         bundle = certify(scenario, extra_policies=self.extra_policies, signer=signer)
         if self.signing_key is not None:
-            signature = self.signing_key.sign(card_signing_payload(bundle))
-            bundle = with_signature(bundle, self.signing_key.public_key, signature)
+            bundle = sign_bundle(bundle, self.signing_key)
         return bundle
 
     def _chain_counters(self, inputs: ScenarioInputs, counters: Counters) -> ScenarioInputs:

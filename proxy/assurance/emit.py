@@ -181,6 +181,20 @@ def allowed_positions(bundle: Bundle, calls: tuple[ProposedCall, ...]) -> tuple[
     return tuple(decision.allowed for decision in decisions)
 
 
+def emitted_text(answer: ParsedAnswer, bundle: Bundle) -> str:
+    """The text enforce emits: exactly `bundle.emission.text` (every route emits this).
+
+    An `answer` emission must certify this very answer: a bundle over another text is a bug and
+    raises `EmissionMismatchError` (nothing is sent).
+    """
+    emission = bundle.emission
+    if emission.kind == "answer" and bundle.certificates.decomposition.answer != answer.text:
+        raise EmissionMismatchError(
+            "Expected the certified answer to be the upstream's answer, got a different text"
+        )
+    return emission.text
+
+
 def enforced_completion(answer: ParsedAnswer, bundle: Bundle) -> dict[str, Any]:
     """The completion enforce mode emits, rebuilt from the allow-list (see the module docstring).
 
@@ -199,10 +213,7 @@ def enforced_completion(answer: ParsedAnswer, bundle: Bundle) -> dict[str, Any]:
         message["content"] = emission.text
         finish_reason = REJECT_FINISH_REASON
     else:
-        if emission.kind == "answer" and bundle.certificates.decomposition.answer != answer.text:
-            raise EmissionMismatchError(
-                "Expected the certified answer to be the upstream's answer, got a different text"
-            )
+        emitted_text(answer, bundle)  # the certified answer must be this answer
         content = choice["message"].get("content")
         if emission.kind != "answer" or emission.text or content is not None:
             message["content"] = emission.text

@@ -17,14 +17,9 @@ import msgspec
 import structlog
 from aiohttp import web
 
-from proxy.assurance.answer import (
-    CertificationFailedError,
-    certify_answer,
-    scenario_inputs,
-    too_large,
-)
+from proxy.assurance.answer import CertificationFailedError, certify_answer, too_large
+from proxy.assurance.begin import certification
 from proxy.assurance.citations import enforce_summary
-from proxy.assurance.client_policy import impose_client_policy
 from proxy.assurance.emit import (
     UpstreamAnswerError,
     encode_completion,
@@ -32,15 +27,14 @@ from proxy.assurance.emit import (
     parse_completion,
     with_assurance,
 )
-from proxy.assurance.orchestrate import StabilityOutcome, run_stability
-from proxy.assurance.request import AssuranceRequest, parse_assurance_request
+from proxy.assurance.orchestrate import StabilityOutcome
+from proxy.assurance.request import AssuranceRequest
 from proxy.assurance.scenario import OracleFailure
 from proxy.assurance.shadow_stream import SSE_HEADERS, shadow_stream
-from proxy.assurance.slot import PIPELINE, Pipeline
+from proxy.assurance.slot import Pipeline
 from proxy.assurance.stream import completion_chunks
 from proxy.config import AssuranceMode
 from proxy.server.chat_request import ChatRequest
-from proxy.server.clients import client_config
 from proxy.server.state import REQUEST_INFO, STATE
 from proxy.upstreams.base import Upstream
 
@@ -57,38 +51,8 @@ async def handle_assured_chat(
 async def _handle_assured_chat(
     request: web.Request, upstream: Upstream, chat: ChatRequest, mode: AssuranceMode
 ) -> web.StreamResponse:
-    slot = request.app[PIPELINE]
-    pipeline = slot.require()
-    config = pipeline.config
-    areq = parse_assurance_request(
-        chat,
-        request.headers,
-        mode=mode,
-        known_policies=pipeline.known_policies,
-        config=config.assurance,
-    )
-    client_name = request[REQUEST_INFO].client
-    areq = impose_client_policy(
-        areq,
-        request.headers,
-        client_name=client_name,
-        client=client_config(config, client_name),
-        policies=pipeline.certifier.extra_policies,
-    )
-    now = int(time.time())
-    pipeline.certifier.check_client_inputs(
-        scenario_inputs(pipeline, areq, answer="", now=now, calls=[])
-    )
-    stability = asyncio.create_task(
-        run_stability(
-            pipeline.oracles,
-            query=areq.query,
-            perturbations=areq.field.perturbations,
-            evidence=areq.evidence,
-            timeout_s=config.assurance.oracle_timeout_s,
-        )
-    )
-    try:
+    async with certification(request, chat, mode) as started:
+        pipeline, areq, stability = started.pipeline, started.areq, started.stability
         if mode == "shadow" and chat.stream:
             return await shadow_stream(
                 request,
@@ -101,10 +65,6 @@ async def _handle_assured_chat(
         return await _buffered(
             request, pipeline=pipeline, upstream=upstream, chat=chat, areq=areq, stability=stability
         )
-    finally:
-        if not stability.done():
-            stability.cancel()
-        await asyncio.gather(stability, return_exceptions=True)
 
 
 async def _buffered(

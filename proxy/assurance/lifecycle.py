@@ -21,11 +21,20 @@ from proxy.assurance.actions_file import load_default_actions
 from proxy.assurance.certify import Certifier
 from proxy.assurance.chat_clients import chat_clients, embeddings_clients
 from proxy.assurance.handler import handle_assured_chat
+from proxy.assurance.messages_handler import handle_assured_messages
+from proxy.assurance.responses_handler import handle_assured_responses, handle_get_response
+from proxy.assurance.responses_store import CERTIFIED_RESPONSES, CertifiedResponses
 from proxy.assurance.routes import make_card_handler, make_verify_handler
 from proxy.assurance.signing import SigningKey, load_signing_key
 from proxy.assurance.slot import PIPELINE, Pipeline, PipelineSlot
 from proxy.config import Config, ConfigError
-from proxy.server.state import ASSURED_CHAT, READINESS_CHECKS, STATE
+from proxy.server.state import (
+    ASSURED_CHAT,
+    ASSURED_MESSAGES,
+    ASSURED_RESPONSES,
+    READINESS_CHECKS,
+    STATE,
+)
 from proxy.store import open_store
 from proxy.store.base import Store
 from proxy.store.maintenance import maintain
@@ -36,6 +45,10 @@ def setup_assurance(app: web.Application) -> None:
     slot = PipelineSlot()
     app[PIPELINE] = slot
     app[ASSURED_CHAT] = handle_assured_chat
+    app[ASSURED_RESPONSES] = handle_assured_responses
+    app[ASSURED_MESSAGES] = handle_assured_messages
+    app[CERTIFIED_RESPONSES] = CertifiedResponses()
+    app.router.add_get("/v1/responses/{response_id}", handle_get_response)
     app[READINESS_CHECKS].append(
         lambda: slot.pipeline is not None and slot.pipeline.certifier.store.healthy
     )

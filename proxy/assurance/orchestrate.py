@@ -24,14 +24,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
-from typing import Protocol, TypeVar
+from dataclasses import dataclass
+from typing import Literal, Protocol, TypeVar
 
 import msgspec
 import structlog
 
 from certifiers.errors import ScenarioError
-from certifiers.scenario import decode_scenario
+from certifiers.scenario import decode_embedding
 from certifiers.tokens import content_tokens
 from oracles.errors import OracleError
 from oracles.paraphrasers import with_declared
@@ -184,8 +184,13 @@ async def run_stability(
     perturbations: PerturbationsField | None,
     evidence: Sequence[EvidenceChunk],
     timeout_s: float,
+    inline: Literal["auto", "always"] = "auto",
 ) -> StabilityOutcome:
-    """Variant families of the query (client's first), then one embedding batch; None if off."""
+    """Variant families of the query (client's first), then one embedding batch; None if off.
+
+    The batch crosses the boundary here, early (`decode_embedding`); `inline` is the section's
+    `[assurance] inline_embeddings`. Vectors the core rejects are an embedder failure.
+    """
     embedder = oracles.embedder
     if embedder is None or query is None:
         return StabilityOutcome(stability=None, failures=())
@@ -215,14 +220,13 @@ async def run_stability(
             f"expected {len(texts)} vectors, got {len(embeddings.vectors)}",
         )
         return StabilityOutcome(stability=None, failures=(failure,))
-    stability = Stability(paraphrases=paraphrases, embeddings=embeddings)
-    section = embedding_section(stability, query, len(evidence))
-    data = msgspec.json.encode({"answer": "", "embedding": section})
+    section = embedding_section(paraphrases, embeddings, query, len(evidence), inline=inline)
     try:
-        # the exact decoding of ~(variants + chunks) x dim numbers is CPU work: do it now, in a
-        # thread, while the upstream is still answering, not after the NLI round
-        decoded = (await asyncio.to_thread(decode_scenario, data)).embedding
+        # decoding ~(variants + chunks) x dim numbers is CPU work: do it now, in a thread, while
+        # the upstream is still answering, not after the NLI round
+        embedding = await asyncio.to_thread(decode_embedding, msgspec.json.encode(section))
     except ScenarioError as exc:
         failure = OracleFailure(f"embedder:{embedder.adapter}", f"unusable vectors: {exc}")
         return StabilityOutcome(stability=None, failures=(failure,))
-    return StabilityOutcome(stability=replace(stability, decoded=decoded), failures=())
+    stability = Stability(paraphrases=paraphrases, embeddings=embeddings, embedding=embedding)
+    return StabilityOutcome(stability=stability, failures=())

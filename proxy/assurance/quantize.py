@@ -1,14 +1,15 @@
-"""Exact integer forms of oracle floats for the certify scenario (`"quantized": true`, SPEC 4.1).
+"""The shell's float front of the boundary crossing (SPEC 4.1): oracle floats as exact integers.
 
-The scenario used to carry NLI scores and embedding coordinates as JSON floats; the certifier read
-each float's shortest decimal text exactly and rounded it: scores to q(x) = floor(x·10⁶ + ½) and
-coordinates to floor(x·2²⁴ + ½). This module computes those same integers here, so the certifier
-only has to check integers (`certifiers.scenario`, `quantized: true`). For every value the result
-equals the certifier's rounding of the float's JSON text (tests/assurance/test_quantize.py checks
-random and tie-adjacent floats). Values the certifier would judge itself (scores outside [0, 1],
-coordinates beyond ±2, non-finite or non-numeric values) make these functions return None: the
-caller then sends the floats as before and the certifier reports them exactly as it did. It
-computes no certificate and uses floats only to find the integers, never in a certificate.
+The definition is the trusted core's: `certifiers.quantize.score` / `grid` round an exact number,
+and a float enters the core as its shortest JSON text, read exactly (what `decode_scenario` reads
+when floats are sent). Rounding that text for every one of ~10⁴-10⁵ embedding coordinates costs
+tens of milliseconds per call, so this module computes the same integers with float arithmetic,
+falling back to the core's exact rounding of the text near a tie; tests/certifiers/test_quantize.py
+checks `quantize_score` and `grid_vectors` against the core on random, tie-adjacent and
+half-point floats. The proxy then sends the integers (`"quantized": true`) and the core only checks
+them. Values the core must judge itself (scores outside [0, 1], coordinates beyond ±2, non-finite
+or non-numeric values) make these functions return None: the caller then sends the floats and the
+core reports them. Floats are used only to find the integers, never in a certificate.
 """
 
 from __future__ import annotations
@@ -19,21 +20,24 @@ from operator import sub
 
 import msgspec
 
-from certifiers.rational import ratio_of, round_to_scale
-from certifiers.types import GRID_BITS, SCORE_SCALE
+from certifiers import quantize as core
+from certifiers.quantize import GRID_LIMIT
+from certifiers.types import GRID, SCORE_SCALE
 
-GRID = 2**GRID_BITS
-GRID_LIMIT = 2 * GRID  # certifiers.scenario: coordinates on the grid within [-2, 2]
 #: x·10⁶ in binary floating point is within 2e-10 of the exact product with the float's decimal
 #: text; fractional parts this close to ½ are rounded from the text instead (exactly)
 _TIE_WINDOW = 1e-6
 _NUMERIC = frozenset({float, int})
 
 
+def float_text(x: float) -> str:
+    """The float's shortest JSON text: what the core reads exactly when the float is sent."""
+    return msgspec.json.encode(x).decode()
+
+
 def exact_score(x: float) -> int:
-    """q(x) from the float's JSON text, read as the certifier reads it: the reference rounding."""
-    numerator, denominator = ratio_of(msgspec.json.encode(x).decode())
-    return round_to_scale(numerator, denominator, SCORE_SCALE)
+    """q(x) of the float's JSON text by the core (`certifiers.quantize.score`): the reference."""
+    return core.score(float_text(x))
 
 
 def quantize_score(x: float) -> int | None:
@@ -66,9 +70,8 @@ def quantized_scores(matrix: Sequence[Sequence[float]]) -> list[list[int]] | Non
 
 
 def exact_grid(x: float) -> int:
-    """floor(x·2²⁴ + ½) of the float's JSON text, read as the certifier reads it."""
-    numerator, denominator = ratio_of(msgspec.json.encode(x).decode())
-    return round_to_scale(numerator, denominator, GRID)
+    """floor(x·2²⁴ + ½) of the float's JSON text by the core (`certifiers.quantize.grid`)."""
+    return core.grid(float_text(x))
 
 
 def grid_vectors(vectors: Sequence[Sequence[float]]) -> list[list[int]] | None:

@@ -1,10 +1,12 @@
 """Assemble the certify scenario (the public JSON format of `certifiers.scenario`) for one call.
 
 The shell's whole contribution to a certificate is *data*: the answer, the query, the oracles' raw
-records (claims, NLI scores, variant families, float embedding vectors), the evidence with its
+records (claims, NLI scores, variant families, embedding vectors), the evidence with its
 timestamps, the proposed tool calls with their schemas and state, the policy name and overrides,
 `now`, the replay handle, the oracles used and the oracles that failed. `build_scenario` writes that
-data as JSON bytes which `certifiers.scenario.decode_scenario` validates and quantizes (SPEC 4.1).
+data as JSON bytes which `certifiers.scenario.decode_scenario` validates and quantizes (SPEC 4.1);
+the embedding section is written by `embedding_section` and crossed early, on its own
+(`certifiers.scenario.decode_embedding`, see `proxy.assurance.orchestrate`).
 Nothing here computes a status, mass, radius, margin or verdict.
 """
 
@@ -37,14 +39,14 @@ class OracleFailure:
 class Stability:
     """The query's variant families and the one embedding batch `[query, *inv, *sig, *evidence]`.
 
-    `decoded` is the `embedding` section already decoded by `certifiers.scenario.decode_scenario`
-    (done while the upstream is still answering, off the critical path); `build_scenario` then
-    leaves the vectors out of the JSON and the certifier puts the decoded section back.
+    `embedding` is the scenario's `embedding` section as `certifiers.scenario.decode_embedding`
+    returned it (decoded while the upstream is still answering, off the critical path); the
+    certifier receives it next to the scenario bytes, which then carry no embedding section.
     """
 
     paraphrases: Paraphrases
     embeddings: EmbeddingBatch
-    decoded: EmbeddingIn | None = None
+    embedding: EmbeddingIn
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,22 +90,13 @@ class ScenarioInputs:
     disabled_layers: Sequence[str] = field(default_factory=tuple)
     model_version: str | None = None
     prompt_template: str | None = None
-    #: `[assurance] inline_embeddings`: the scenario's `embedding.inline` ("auto" | "always")
-    inline_embeddings: Literal["auto", "always"] = "auto"
     #: `assurance.citations`: "inline" records the mode in `context.citations`, so the bundle's
     #: emitted text carries the `[id]` markers (issue 14)
     citations: Literal["none", "inline"] = "none"
 
 
-def decoded_embedding(inputs: ScenarioInputs) -> EmbeddingIn | None:
-    """The embedding section decoded ahead of time, with this call's `inline` option applied."""
-    if inputs.stability is None or inputs.stability.decoded is None:
-        return None
-    return msgspec.structs.replace(inputs.stability.decoded, inline=inputs.inline_embeddings)
-
-
 def build_scenario(inputs: ScenarioInputs) -> bytes:
-    """The scenario JSON bytes for `certifiers.scenario.decode_scenario`."""
+    """The scenario JSON bytes for `certifiers.scenario.decode_scenario` (no embedding section)."""
     claims = inputs.decomposition.claims if inputs.decomposition is not None else ()
     scenario: dict[str, Any] = {
         "answer": inputs.answer,
@@ -123,11 +116,6 @@ def build_scenario(inputs: ScenarioInputs) -> bytes:
         scenario["query"] = inputs.query
     if inputs.nli is not None:
         scenario["nli"] = nli_section(inputs.nli)
-    if inputs.stability is not None and inputs.stability.decoded is None:
-        scenario["embedding"] = embedding_section(
-            inputs.stability, inputs.query, len(inputs.evidence)
-        )
-        scenario["embedding"]["inline"] = inputs.inline_embeddings
     if inputs.actions is not None:
         scenario["actions"] = _actions(inputs.actions)
     if inputs.policy_overrides:
@@ -164,16 +152,22 @@ def embedding_texts(
 
 
 def embedding_section(
-    stability: Stability, query: str | None, evidence_count: int
+    paraphrases: Paraphrases,
+    embeddings: EmbeddingBatch,
+    query: str | None,
+    evidence_count: int,
+    *,
+    inline: Literal["auto", "always"],
 ) -> dict[str, Any]:
-    """The scenario's `embedding` section: the vectors split by role, plus top-k.
+    """The scenario's `embedding` section: the vectors split by role, top-k and `inline`.
 
     Coordinates go as exact grid integers (`quantized: true`, see `proxy.assurance.quantize`);
     vectors the certifier must judge itself (non-finite, beyond ±2) go as floats, as before.
+    `inline` is `[assurance] inline_embeddings`.
     """
-    floats = stability.embeddings.vectors
-    n_inv = len(stability.paraphrases.invariant)
-    n_sig = len(stability.paraphrases.significant)
+    floats = embeddings.vectors
+    n_inv = len(paraphrases.invariant)
+    n_sig = len(paraphrases.significant)
     if len(floats) - (1 + n_inv + n_sig) != evidence_count:
         raise ValueError(
             f"Expected {1 + n_inv + n_sig + evidence_count} embedding vectors, got {len(floats)}"
@@ -182,7 +176,8 @@ def embedding_section(
     vectors: Sequence[Sequence[float]] = floats if grid is None else grid
     block: dict[str, Any] = {
         "text": query,
-        "dim": stability.embeddings.dim,
+        "dim": embeddings.dim,
+        "inline": inline,
         "query": vectors[0],
         "invariant": vectors[1 : 1 + n_inv],
         "significant": vectors[1 + n_inv : 1 + n_inv + n_sig],

@@ -102,11 +102,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def load_oracles_config(path: Path | None) -> OraclesConfig:
-    """The `[oracles.*]` tables of a TOML file (defaults without one); other tables are ignored."""
-    return load_eval_config(path)[0]
-
-
 def load_eval_config(path: Path | None) -> tuple[OraclesConfig, tuple[UpstreamConfig, ...]]:
     """The `[oracles.*]` tables and `[[upstreams]]` entries of a TOML file; others are ignored."""
     if path is None:

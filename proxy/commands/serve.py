@@ -2,19 +2,17 @@
 
 With no config file, `--upstream-url` names one OpenAI-compatible upstream (key from the environment
 variable `--upstream-key-env`, default `OPENAI_API_KEY`) serving every model. Modes `shadow` and
-`enforce` are served when the `proxy.assurance.lifecycle` module is present (its
-`setup_assurance(app)` is installed). This module only turns arguments into a `Config` and starts
-`proxy.server.runner`.
+`enforce` are served by the assurance pipeline (`proxy.assurance.lifecycle.setup_assurance`). This
+module only turns arguments into a `Config` and starts `proxy.server.runner`.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
+from proxy.assurance.lifecycle import setup_assurance
 from proxy.config import CliOverrides, ConfigError, load_config
-from proxy.server.app import SetupAssurance
 from proxy.server.log import configure_logging
 from proxy.server.runner import run_server
 
@@ -55,21 +53,10 @@ def run(args: argparse.Namespace) -> int:
                 " got none"
             )
         configure_logging(level=args.log_level)
-        return run_server(config, setup_assurance=_pipeline_setup())
+        return run_server(config, setup_assurance=setup_assurance)
     except ConfigError as exc:
         print(f"assurance serve: {exc}", file=sys.stderr)
         return 2
-
-
-def _pipeline_setup() -> SetupAssurance | None:
-    try:
-        module = importlib.import_module("proxy.assurance.lifecycle")
-    except ModuleNotFoundError as exc:
-        if exc.name != "proxy.assurance.lifecycle":
-            raise
-        return None
-    setup: SetupAssurance = module.setup_assurance
-    return setup
 
 
 def main() -> int:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -214,11 +213,3 @@ def load_dataset(
             raise DatasetError("Expected --path FILE for --dataset jsonl, got none - at --path")
         return load_jsonl(path, limit=limit, seed=seed)
     raise DatasetError(f"Expected a dataset in {DATASET_NAMES}, got {name!r} - at --dataset")
-
-
-def count_labels(cases: Sequence[EvalCase]) -> dict[str, int]:
-    """How many cases carry each label."""
-    return {
-        label: sum(1 for case in cases if case.label == label)
-        for label in ("grounded", "unsupported")
-    }

@@ -26,7 +26,6 @@ from fractions import Fraction
 
 import msgspec
 
-from certifiers.builders.certify import quantize_score
 from certifiers.builders.grounding import build_grounding
 from certifiers.builders.residue import build_residue
 from certifiers.types import (
@@ -37,6 +36,7 @@ from certifiers.types import (
     SupportMatrix,
     Thresholds,
 )
+from proxy.assurance.quantize import quantized_scores
 from proxy.evaluation.report import Outcome
 from proxy.evaluation.runner import CaseOutputs
 
@@ -44,18 +44,18 @@ DEFAULT_THRESHOLDS = Thresholds()
 B3_THRESHOLD = Fraction(1, 2)
 
 
-def _quantize(score: float) -> int:
-    """q(x) of SPEC 4.1, by the certifiers, of the float's shortest decimal text.
-
-    The proxy sends scores to the certifiers as JSON numbers (shortest round-trip text), read
-    exactly; `Fraction(repr(x))` is that same value.
-    """
-    return quantize_score(Fraction(repr(score)))
-
-
 def certifier_inputs(outputs: CaseOutputs) -> tuple[Decomposition, SupportMatrix] | None:
-    """The decomposition and support matrix as the certifiers receive them (None if unavailable)."""
+    """The decomposition and support matrix as the certifiers receive them (None if unavailable).
+
+    Scores cross the boundary as in the proxy (`proxy.assurance.quantize.quantized_scores`, equal
+    to the core's q(x) of each float's JSON text); a score the core would reject makes the case
+    unavailable (block), as the proxy fails closed.
+    """
     if outputs.decomposition is None or outputs.nli is None or outputs.failure is not None:
+        return None
+    entail = quantized_scores(outputs.nli.entail)
+    contradict = quantized_scores(outputs.nli.contradict)
+    if entail is None or contradict is None:
         return None
     decomposition = Decomposition(
         answer=outputs.case.answer,
@@ -67,8 +67,8 @@ def certifier_inputs(outputs: CaseOutputs) -> tuple[Decomposition, SupportMatrix
     support = SupportMatrix(
         aggregation=outputs.nli.aggregation,
         scale=SCORE_SCALE,
-        entail=tuple(tuple(_quantize(x) for x in row) for row in outputs.nli.entail),
-        contradict=tuple(tuple(_quantize(x) for x in row) for row in outputs.nli.contradict),
+        entail=tuple(map(tuple, entail)),
+        contradict=tuple(map(tuple, contradict)),
     )
     return decomposition, support
 

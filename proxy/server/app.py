@@ -24,8 +24,18 @@ from proxy.server.handlers import (
     handle_models,
     handle_readyz,
 )
+from proxy.server.messages_route import handle_count_tokens, handle_messages
 from proxy.server.middleware import add_request_id_header, make_edge_middleware
-from proxy.server.state import ASSURED_CHAT, READINESS_CHECKS, STATE, ProxyState
+from proxy.server.passthrough import handle_passthrough
+from proxy.server.responses_route import handle_responses
+from proxy.server.state import (
+    ASSURED_CHAT,
+    ASSURED_MESSAGES,
+    ASSURED_RESPONSES,
+    READINESS_CHECKS,
+    STATE,
+    ProxyState,
+)
 from proxy.upstreams.registry import close_upstreams, open_upstreams
 from proxy.upstreams.routing import Router
 
@@ -45,17 +55,24 @@ def create_app(config: Config, *, setup_assurance: SetupAssurance | None = None)
     )
     app[STATE] = state
     app[ASSURED_CHAT] = assurance_not_installed
+    app[ASSURED_RESPONSES] = assurance_not_installed
+    app[ASSURED_MESSAGES] = assurance_not_installed
     app[READINESS_CHECKS] = []
     app.cleanup_ctx.append(_upstreams_context)
     app.on_response_prepare.append(add_request_id_header)
     app.router.add_post("/v1/chat/completions", handle_chat)
     app.router.add_post("/v1/embeddings", handle_embeddings)
+    app.router.add_post("/v1/responses", handle_responses)
+    app.router.add_post("/v1/messages", handle_messages)
+    app.router.add_post("/v1/messages/count_tokens", handle_count_tokens)
     app.router.add_get("/v1/models", handle_models)
     app.router.add_get("/healthz", handle_healthz)
     app.router.add_get("/readyz", handle_readyz)
     app.router.add_get("/metrics", handle_metrics)
     if setup_assurance is not None:
         setup_assurance(app)
+    # last: every other /v1/ route is passed through to an upstream unchanged
+    app.router.add_route("*", "/v1/{tail:.*}", handle_passthrough)
     return app
 
 

@@ -26,6 +26,7 @@ from proxy.server.errors import (
     BodyTooLargeError,
     InvalidRequestError,
     UpstreamConnectError,
+    UpstreamHTTPError,
 )
 from proxy.server.responses import json_response, relay_stream
 from proxy.server.state import (
@@ -73,12 +74,21 @@ async def read_body(request: web.Request, max_bytes: int) -> bytes:
     return await request.read()
 
 
+def call_mode(request: web.Request) -> AssuranceMode:
+    """This call's mode: `X-Assurance-Mode` within the client's `[[clients]]` modes (else 403).
+
+    Every route that certifies (chat, Responses, Messages) decides its mode here.
+    """
+    state = request.app[STATE]
+    client = client_config(state.config, request[REQUEST_INFO].client)
+    return client_mode(client, read_mode(request, None), state.config.assurance.default_mode)
+
+
 async def handle_chat(request: web.Request) -> web.StreamResponse:
     """`POST /v1/chat/completions`: check, route, then dispatch on the assurance mode."""
     state = request.app[STATE]
     info = request[REQUEST_INFO]
-    client = client_config(state.config, info.client)
-    mode = client_mode(client, read_mode(request, None), state.config.assurance.default_mode)
+    mode = call_mode(request)
     info.mode = mode
     chat = parse_chat_request(await read_body(request, state.config.server.max_body_bytes))
     info.model = chat.model
@@ -138,19 +148,26 @@ async def handle_embeddings(request: web.Request) -> web.StreamResponse:
 
 
 async def handle_models(request: web.Request) -> web.StreamResponse:
-    """`GET /v1/models`: the union of every upstream's models (first upstream wins a duplicate)."""
+    """`GET /v1/models`: the union of every upstream's models (first upstream wins a duplicate).
+
+    The client's key reaches upstreams exactly as for chat. An upstream that fails is skipped with
+    a log line when another answered; when none did, an upstream's 4xx is relayed as such, else 502.
+    """
     state = request.app[STATE]
     results = await asyncio.gather(
-        *(u.list_models() for u in state.upstreams), return_exceptions=True
+        *(u.list_models(request.headers) for u in state.upstreams), return_exceptions=True
     )
     seen: set[str] = set()
     data: list[dict[str, Any]] = []
     failures = 0
+    refused: UpstreamHTTPError | None = None
     for upstream, result in zip(state.upstreams, results, strict=True):
         if isinstance(result, BaseException):
             if not isinstance(result, Exception):
                 raise result
             failures += 1
+            if refused is None and isinstance(result, UpstreamHTTPError) and result.status < 500:
+                refused = result
             _log.warning(
                 "model_list_failed", upstream=upstream.name, error_type=type(result).__name__
             )
@@ -161,6 +178,8 @@ async def handle_models(request: web.Request) -> web.StreamResponse:
                 seen.add(model_id)
                 data.append(model)
     if state.upstreams and failures == len(state.upstreams):
+        if refused is not None:
+            raise refused
         raise UpstreamConnectError("Expected at least one upstream to list its models, got none")
     return json_response({"object": "list", "data": data})
 

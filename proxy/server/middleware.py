@@ -20,6 +20,7 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from proxy.server.error_shapes import render_error
 from proxy.server.errors import (
     BodyTooLargeError,
     HTTPProtocolError,
@@ -27,7 +28,6 @@ from proxy.server.errors import (
     ProxyError,
     TooManyRequestsError,
 )
-from proxy.server.responses import error_response
 from proxy.server.state import REQUEST_INFO, ProxyState, RequestInfo
 
 PROBE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -71,11 +71,11 @@ def make_edge_middleware(state: ProxyState) -> Middleware:
             return response
         except ProxyError as exc:
             status = exc.status
-            return error_response(exc)
+            return render_error(request.path, exc)
         except web.HTTPException as exc:
             error = _from_http_exception(exc, server.max_body_bytes)
             status = error.status
-            return error_response(error)
+            return render_error(request.path, error)
         except (asyncio.CancelledError, ConnectionResetError):
             status = CLIENT_CLOSED
             raise
@@ -84,7 +84,8 @@ def make_edge_middleware(state: ProxyState) -> Middleware:
                 "unhandled_error", request_id=info.request_id, error_type=type(exc).__name__
             )
             status = 500
-            return error_response(ProxyError("The proxy hit an internal error; see its logs"))
+            internal = ProxyError("The proxy hit an internal error; see its logs")
+            return render_error(request.path, internal)
         finally:
             if counted:
                 state.in_flight -= 1

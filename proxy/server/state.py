@@ -63,6 +63,10 @@ class ProxyState:
 
 STATE: web.AppKey[ProxyState] = web.AppKey("proxy_state")
 ASSURED_CHAT: web.AppKey[AssuredChat] = web.AppKey("assured_chat")
+# the same plug-in point for `POST /v1/responses` (the request is a checked Responses body)
+ASSURED_RESPONSES: web.AppKey[AssuredChat] = web.AppKey("assured_responses")
+# ... and for the Anthropic front door `POST /v1/messages`
+ASSURED_MESSAGES: web.AppKey[AssuredChat] = web.AppKey("assured_messages")
 # extra readiness checks (e.g. "oracles loaded"); /readyz answers 503 while any returns False
 READINESS_CHECKS: web.AppKey[list[Callable[[], bool]]] = web.AppKey("readiness_checks")
 REQUEST_INFO: web.RequestKey[RequestInfo] = web.RequestKey("request_info")

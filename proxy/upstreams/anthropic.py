@@ -26,6 +26,7 @@ from proxy.server.errors import (
     UpstreamHTTPError,
     UpstreamTimeoutError,
 )
+from proxy.upstreams.anthropic_raw import AnthropicRaw
 from proxy.upstreams.base import UpstreamResponse, UpstreamStream
 from proxy.upstreams.routing import ModelMatcher, is_glob
 from proxy.upstreams.translate import (
@@ -116,6 +117,8 @@ class AnthropicUpstream:
             max_retries=0,
             timeout=self._timeout,
         )
+        # raw HTTP for the `/v1/messages` front door (byte-for-byte relay)
+        self.raw = AnthropicRaw(config, api_key=api_key, forward_client_auth=forward_client_auth)
 
     @property
     def has_key(self) -> bool:
@@ -126,7 +129,9 @@ class AnthropicUpstream:
         """Whether one of the configured model names or glob patterns matches `model`."""
         return self._matcher.matches(model)
 
-    async def list_models(self) -> list[dict[str, Any]]:
+    async def list_models(
+        self, client_headers: Mapping[str, str] | None = None
+    ) -> list[dict[str, Any]]:
         """The configured literal model names (glob patterns name no model) as OpenAI objects."""
         return [
             {"id": model, "object": "model", "created": 0, "owned_by": self.name}
@@ -196,8 +201,9 @@ class AnthropicUpstream:
         )
 
     async def aclose(self) -> None:
-        """Close the SDK client's connection pool."""
+        """Close the SDK client's connection pool and the raw session."""
         await self._client.close()
+        await self.raw.aclose()
 
 
 async def _openai_sse(

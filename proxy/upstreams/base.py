@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from proxy.config import UpstreamConfig
+
 
 @dataclass(frozen=True, slots=True)
 class UpstreamResponse:
@@ -46,13 +48,16 @@ class Upstream(Protocol):
 
     name: str
     kind: str
+    config: UpstreamConfig
 
     def serves(self, model: str) -> bool:
         """Whether this upstream's model patterns match `model`."""
         ...
 
-    async def list_models(self) -> list[dict[str, Any]]:
-        """OpenAI `model` objects this upstream offers."""
+    async def list_models(
+        self, client_headers: Mapping[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """OpenAI `model` objects this upstream offers (`client_headers` may carry the key)."""
         ...
 
     async def chat(

@@ -24,6 +24,7 @@ from multidict import CIMultiDictProxy
 from proxy.config import UpstreamConfig
 from proxy.server.errors import UpstreamConnectError, UpstreamHTTPError, UpstreamTimeoutError
 from proxy.upstreams.base import UpstreamResponse, UpstreamStream
+from proxy.upstreams.passthrough import request_headers
 from proxy.upstreams.routing import ModelMatcher, is_glob
 
 # client headers that carry meaning for an OpenAI-compatible provider and are safe to forward
@@ -58,6 +59,7 @@ class OpenAIUpstream:
         self.config = config
         self._matcher = ModelMatcher(config.models)
         base = config.base_url.rstrip("/")
+        self._base_url = base
         self._chat_url = f"{base}/chat/completions"
         self._embeddings_url = f"{base}/embeddings"
         self._models_url = f"{base}/models"
@@ -112,6 +114,14 @@ class OpenAIUpstream:
             if value is not None:
                 headers[name] = value
         return headers
+
+    def transport_errors(self) -> contextlib.AbstractContextManager[None]:
+        """Context mapping transport failures to 502/504 (for readers of `open_raw` answers)."""
+        return self._translate_errors()
+
+    def relay_body(self, resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+        """An `open_raw` answer's body chunk by chunk; the connection is released at the end."""
+        return self._relay(resp)
 
     @contextlib.contextmanager
     def _translate_errors(self) -> Iterator[None]:
@@ -177,19 +187,51 @@ class OpenAIUpstream:
         """Forward `/v1/embeddings` unchanged."""
         return await self._post(self._embeddings_url, body, client_headers)
 
-    async def list_models(self) -> list[dict[str, Any]]:
+    async def open_raw(
+        self,
+        method: str,
+        tail: str,
+        client_headers: Mapping[str, str],
+        body: bytes | aiohttp.StreamReader | None,
+    ) -> aiohttp.ClientResponse:
+        """Send one pass-through request (`tail` = path after `/v1`, with its query string).
+
+        The client's headers go through `proxy.upstreams.passthrough.request_headers`, with this
+        upstream's authorization; a `StreamReader` body is streamed, never read whole. The caller
+        reads the answer and must `release()` (or `close()`) it.
+        """
+        headers = request_headers(client_headers)
+        if not isinstance(body, aiohttp.StreamReader):
+            # a bytes body may differ from the client's (fields stripped): aiohttp sets the length
+            headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}
+        auth = self._headers(client_headers).get("Authorization")
+        if auth:
+            headers["Authorization"] = auth
+        with self._translate_errors():
+            return await self._session.request(
+                method, self._base_url + tail, data=body, headers=headers
+            )
+
+    async def list_models(
+        self, client_headers: Mapping[str, str] | None = None
+    ) -> list[dict[str, Any]]:
         """Models this upstream offers: exact names plus provider models matching globs."""
         exact = [p for p in self.config.models if not is_glob(p)]
         models = [_model_object(m, self.name) for m in exact]
         if len(exact) == len(self.config.models):
             return models
         with self._translate_errors():
-            async with self._session.get(self._models_url, headers=self._base_headers) as resp:
+            async with self._session.get(
+                self._models_url, headers=self._headers(client_headers or {})
+            ) as resp:
                 payload = await resp.read()
                 if resp.status >= 400:
+                    # relayed as such: a 401 for a bad client key stays a 401
                     raise UpstreamHTTPError(
-                        f"Upstream {self.name!r} answered {resp.status} to GET /models",
-                        status=502,
+                        _error_message(payload)
+                        or f"Upstream {self.name!r} answered {resp.status} to GET /models",
+                        status=resp.status,
+                        error_type="invalid_request_error" if resp.status < 500 else "api_error",
                     )
         try:
             listed = msgspec.json.decode(payload, type=_ModelList).data
@@ -219,6 +261,21 @@ def _passed_back(headers: CIMultiDictProxy[str]) -> dict[str, str]:
         if lower in _PASSED_BACK_NAMES or lower.startswith(_PASSED_BACK_PREFIXES):
             kept[name] = value
     return kept
+
+
+class _ErrorBody(msgspec.Struct):
+    message: str
+
+
+class _ErrorEnvelope(msgspec.Struct):
+    error: _ErrorBody
+
+
+def _error_message(payload: bytes) -> str | None:
+    try:
+        return msgspec.json.decode(payload, type=_ErrorEnvelope).error.message
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
 
 
 async def _one_chunk(payload: bytes) -> AsyncIterator[bytes]:

@@ -45,11 +45,22 @@ class ModelMatcher:
 class Router:
     """Resolves a model name to the first upstream (in config order) that serves it."""
 
-    __slots__ = ("_memo", "upstreams")
+    __slots__ = ("_memo", "_paths", "upstreams")
 
     def __init__(self, upstreams: Sequence[Upstream]) -> None:
         self.upstreams = tuple(upstreams)
         self._memo: dict[str, Upstream] = {}
+        self._paths = [(ModelMatcher(u.config.paths), u) for u in self.upstreams if u.config.paths]
+
+    def resolve_path(self, path: str) -> Upstream | None:
+        """The first upstream whose `paths` globs match `path`, else the first upstream, else None.
+
+        For pass-through requests that name no model (`/v1/files`, `/v1/batches/...`).
+        """
+        for matcher, upstream in self._paths:
+            if matcher.matches(path):
+                return upstream
+        return self.upstreams[0] if self.upstreams else None
 
     def resolve(self, model: str) -> Upstream:
         """The upstream serving `model`; raises `ModelNotFoundError` (404) when none does."""

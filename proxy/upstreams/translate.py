@@ -326,7 +326,12 @@ def completion_from_message(message: Message, *, created: int) -> dict[str, Any]
     """An OpenAI `chat.completion` dict from an Anthropic `Message` (thinking blocks dropped)."""
     text = "".join(block.text for block in message.content if isinstance(block, TextBlock))
     calls = [_tool_call(block) for block in message.content if isinstance(block, ToolUseBlock)]
-    reply: dict[str, Any] = {"role": "assistant", "content": text if text or not calls else None}
+    # `refusal` is required (nullable) in OpenAI's published ChatCompletionResponseMessage schema
+    reply: dict[str, Any] = {
+        "role": "assistant",
+        "content": text if text or not calls else None,
+        "refusal": None,
+    }
     if calls:
         reply["tool_calls"] = calls
     return {

@@ -9,9 +9,11 @@ import aiohttp
 import pytest
 from openai import AsyncOpenAI
 
+from certifiers.verify import check_bundle
 from tests.assurance.clinical import EVIDENCE, MESSAGES, SUPPORTED, assurance_of, headers
 from tests.assurance.conftest import assured_proxy
 from tests.fakes.openai_server import FakeOpenAIServer, JsonReply, chat_completion
+from tests.fakes.tei_server import FakeTEIServer
 
 
 async def test_minilm_embedder_produces_an_embedding_certificate(
@@ -48,3 +50,38 @@ async def test_minilm_embedder_produces_an_embedding_certificate(
     card = assurance["card"]
     assert card["semantic_agreement"] is not None
     assert "stability" not in " ".join(card["unverified_layers"])
+
+
+@pytest.mark.parametrize(("inline", "measurements"), [("auto", "recorded"), ("always", "derived")])
+async def test_inline_embeddings_setting_reaches_the_early_crossed_section(
+    fake_upstream: FakeOpenAIServer, tmp_path: Path, inline: str, measurements: str
+) -> None:
+    """`[assurance] inline_embeddings` decides whether large vectors are inlined (derived)."""
+    fake_upstream.script(JsonReply(chat_completion(SUPPORTED)))
+    async with (
+        FakeTEIServer(dim=2048) as tei,
+        assured_proxy(
+            fake_upstream.base_url,
+            tmp_path,
+            oracles={"embedder": {"kind": "tei", "url": tei.url}},
+            assurance={"inline_embeddings": inline},
+        ) as proxy,
+        AsyncOpenAI(base_url=proxy.base_url, api_key="k", max_retries=0) as client,
+    ):
+        completion = await client.chat.completions.create(
+            model="gpt-fake",
+            messages=MESSAGES,
+            extra_headers=headers("enforce"),
+            extra_body={"assurance": {"evidence": EVIDENCE}},
+        )
+        handle = assurance_of(completion)["replay_handle"]
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"{proxy.base_url}/assurance/cards/{handle}") as got,
+        ):
+            raw = await got.read()
+    embedding = json.loads(raw)["certificates"]["embedding"]
+    assert embedding["dim"] == 2048  # > 4096 coordinates in all: "auto" records, not inlines
+    assert embedding["measurements"] == measurements
+    assert (embedding["vectors"] is not None) == (inline == "always")
+    assert check_bundle(raw).ok

@@ -46,16 +46,6 @@ def test_json_number_point_one_is_read_exactly() -> None:
     assert scenario.claims[0].weight == Fraction(1, 10)
 
 
-def test_quantized_embeddings_are_taken_as_grid_integers() -> None:
-    """With `quantized: true` integer coordinates are numerators over 2^24, range-checked."""
-    data = b'{"answer": "", "embedding": {"dim": 2, "quantized": true, "query": [5, -7]}}'
-    scenario = decode_scenario(data)
-    assert scenario.embedding is not None
-    assert scenario.embedding.query == (5, -7)
-    with pytest.raises(ScenarioError, match=r"\$\.embedding\.query\[1\]"):
-        decode_scenario(data.replace(b"-7", str(2**26).encode()))
-
-
 def test_only_answer_is_required() -> None:
     """A scenario with just an answer decodes with empty defaults."""
     scenario = decode_scenario(b'{"answer": ""}')

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from proxy.evaluation.datasets import (
     DatasetError,
-    count_labels,
     default_data_dir,
     load_dataset,
     split_knowledge,
@@ -20,7 +20,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 def test_halueval_row_yields_a_grounded_and_an_unsupported_case() -> None:
     """Each HaluEval row gives (right_answer, grounded) and (hallucinated_answer, unsupported)."""
     cases = load_dataset("halueval-qa", data_dir=FIXTURES / "halueval-qa")
-    assert count_labels(cases) == {"grounded": 3, "unsupported": 3}
+    assert Counter(case.label for case in cases) == {"grounded": 3, "unsupported": 3}
     first, second = cases[0], cases[1]
     assert (first.answer, first.label) == ("Arthur's Magazine", "grounded")
     assert (second.answer, second.label) == ("First for Women was started first.", "unsupported")

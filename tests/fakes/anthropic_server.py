@@ -4,7 +4,9 @@
 JSON body, or with `"stream": true` the SSE event stream (`message_start`, `ping`,
 `content_block_*` with `text_delta` / `input_json_delta`, `message_delta`, `message_stop`). Replies
 can fail with Anthropic's error JSON, fail mid-stream with an `error` event, or be delayed. Every
-request's JSON and headers are recorded, and a client hanging up mid-stream is counted. It models
+request's JSON and headers are recorded, and a client hanging up mid-stream is counted.
+`POST /v1/messages/count_tokens` answers 3 input tokens per message; `GET
+/v1/messages/batches/{id}` answers an in-progress message batch. It models
 no real model and checks no credentials.
 """
 
@@ -93,6 +95,30 @@ class FakeAnthropic:
             return await self._stream(request, reply, message_id, str(body["model"]))
         return web.json_response(_message(reply, message_id, str(body["model"]), final=True))
 
+    async def _count_tokens(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        self.requests.append(Received(request.path, dict(request.headers), body))
+        return web.json_response({"input_tokens": 3 * len(body.get("messages", []))})
+
+    async def _batch(self, request: web.Request) -> web.StreamResponse:
+        self.requests.append(Received(request.path, dict(request.headers), {}))
+        batch_id = request.match_info["batch_id"]
+        counts = {"processing": 1, "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
+        return web.json_response(
+            {
+                "id": batch_id,
+                "type": "message_batch",
+                "processing_status": "in_progress",
+                "request_counts": counts,
+                "created_at": "2026-01-01T00:00:00Z",
+                "expires_at": "2026-01-02T00:00:00Z",
+                "ended_at": None,
+                "archived_at": None,
+                "cancel_initiated_at": None,
+                "results_url": None,
+            }
+        )
+
     async def _stream(
         self, request: web.Request, reply: Reply, message_id: str, model: str
     ) -> web.StreamResponse:
@@ -120,6 +146,8 @@ class FakeAnthropic:
         fake = cls()
         app = web.Application()
         app.router.add_post("/v1/messages", fake._messages)
+        app.router.add_post("/v1/messages/count_tokens", fake._count_tokens)
+        app.router.add_get("/v1/messages/batches/{batch_id}", fake._batch)
         runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=1.0)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)

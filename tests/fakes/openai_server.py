@@ -2,11 +2,13 @@
 benchmarks.
 
 `FakeOpenAIServer` binds 127.0.0.1 on port 0 and serves `/v1/chat/completions`, `/v1/embeddings` and
-`/v1/models`. Replies are taken in order from a script (`JsonReply`, `StreamReply`, `DropReply`);
-with an empty script it answers a default completion (or stream, when the request asks for one,
-honouring `stream_options.include_usage`). Every request is recorded (path, headers, body). It
-counts requests the proxy abandoned (cancelled while the fake was waiting, or a stream whose reader
-went away). It is not a model and ignores the prompt.
+`/v1/models`, plus the rest of the API from `tests.fakes.openai_routes` (files, audio, stored
+completions, batches, Responses). Replies are taken in order from a script (`JsonReply`,
+`StreamReply`, `DropReply`, `EventsReply`); with an empty script it answers a default completion
+(or stream, when the request asks for one, honouring `stream_options.include_usage`). Every
+request is recorded (path with query, headers, body). It counts requests the proxy abandoned
+(cancelled while the fake was waiting, or a stream whose reader went away). It is not a model and
+ignores the prompt.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.openai_routes import EventsReply, add_routes, send_events
 
 FAKE_MODEL = "gpt-fake"
 DEFAULT_CONTENT = "Hello from the fake upstream."
@@ -65,7 +69,7 @@ class DropReply:
     """Close the connection without answering."""
 
 
-Reply = JsonReply | StreamReply | DropReply
+Reply = JsonReply | StreamReply | DropReply | EventsReply
 
 
 def chat_completion(
@@ -135,6 +139,8 @@ class FakeOpenAIServer:
         self.requests: list[RecordedRequest] = []
         self.abandoned = 0
         self.models = list(models)
+        self.uploads: list[bytes] = []
+        self.stored_responses: dict[str, dict[str, Any]] = {}
         self._script: deque[Reply] = deque()
         self._runner: web.AppRunner | None = None
         self._arrived: asyncio.Event | None = None
@@ -151,6 +157,7 @@ class FakeOpenAIServer:
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/embeddings", self._embeddings)
         app.router.add_get("/v1/models", self._models)
+        add_routes(app, self)
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -172,12 +179,17 @@ class FakeOpenAIServer:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def _record(self, request: web.Request) -> RecordedRequest:
+    def next_reply(self) -> Reply | None:
+        """The next scripted reply, if any."""
+        return self._script.popleft() if self._script else None
+
+    async def record(self, request: web.Request, *, body: bytes | None = None) -> RecordedRequest:
+        """Record `request` (its body read whole unless `body` is given)."""
         recorded = RecordedRequest(
             method=request.method,
-            path=request.path,
+            path=request.path_qs,
             headers=dict(request.headers),
-            body=await request.read(),
+            body=await request.read() if body is None else body,
         )
         self.requests.append(recorded)
         if self._arrived is not None:
@@ -192,7 +204,7 @@ class FakeOpenAIServer:
             await self._arrived.wait()
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
-        recorded = await self._record(request)
+        recorded = await self.record(request)
         if self._script:
             reply = self._script.popleft()
         else:
@@ -205,7 +217,7 @@ class FakeOpenAIServer:
         return await self._answer(request, reply)
 
     async def _embeddings(self, request: web.Request) -> web.StreamResponse:
-        await self._record(request)
+        await self.record(request)
         if self._script:
             return await self._answer(request, self._script.popleft())
         payload = {
@@ -217,9 +229,15 @@ class FakeOpenAIServer:
         return web.json_response(payload)
 
     async def _models(self, request: web.Request) -> web.StreamResponse:
-        await self._record(request)
+        await self.record(request)
+        if self._script:
+            return await self._answer(request, self._script.popleft())
         data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.models]
         return web.json_response({"object": "list", "data": data})
+
+    async def answer(self, request: web.Request, reply: Reply) -> web.StreamResponse:
+        """Answer `request` with a scripted `reply`."""
+        return await self._answer(request, reply)
 
     async def _answer(self, request: web.Request, reply: Reply) -> web.StreamResponse:
         try:
@@ -236,6 +254,8 @@ class FakeOpenAIServer:
                     return response
                 case StreamReply():
                     return await self._stream(request, reply)
+                case EventsReply():
+                    return await send_events(request, reply)
         except asyncio.CancelledError:
             self.abandoned += 1
             raise

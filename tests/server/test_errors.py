@@ -241,10 +241,17 @@ async def test_assurance_modes_without_a_pipeline_are_a_501(
 
 
 async def test_unknown_route_is_an_openai_shaped_404(proxy: RunningProxy) -> None:
-    """A path the proxy does not serve gets 404 in OpenAI's error shape."""
-    status, body, _ = await post(f"{proxy.base_url}/completions-legacy", json=VALID)
+    """A path outside /v1/ (which is passed through) gets 404 in OpenAI's error shape."""
+    status, body, _ = await post(f"{proxy.root_url}/v2/completions-legacy", json=VALID)
     assert status == 404
     assert_openai_error(body, code="not_found")
+
+
+async def test_unknown_v1_route_relays_the_upstream_404(proxy: RunningProxy) -> None:
+    """An unknown /v1/ path is passed through: the upstream's own 404 comes back."""
+    status, body, _ = await post(f"{proxy.base_url}/completions-legacy", json=VALID)
+    assert status == 404
+    assert "Invalid URL" in body["error"]["message"]
 
 
 async def test_unexpected_exception_is_a_500_without_traceback(

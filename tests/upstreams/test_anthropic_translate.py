@@ -238,7 +238,11 @@ def test_text_message_becomes_chat_completion() -> None:
     assert completion["object"] == "chat.completion"
     assert completion["created"] == 123
     assert completion["model"] == "claude-test"
-    assert completion["choices"][0]["message"] == {"role": "assistant", "content": "Hello"}
+    assert completion["choices"][0]["message"] == {
+        "role": "assistant",
+        "content": "Hello",
+        "refusal": None,
+    }
     assert completion["choices"][0]["finish_reason"] == "stop"
     assert completion["usage"]["prompt_tokens"] == 12
     assert completion["usage"]["completion_tokens"] == 3

@@ -7,15 +7,15 @@ from fractions import Fraction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from certifiers.builders.embedding import (
-    GRID,
-    _pack_columns,
-    _packed_dots,
-    build_embedding,
-    dot,
-    quantize,
-)
-from certifiers.types import EmbeddingCertificate
+from certifiers.builders.embedding import _pack_columns, _packed_dots, build_embedding, dot
+from certifiers.quantize import grid
+from certifiers.rational import format_rational
+from certifiers.types import GRID, EmbeddingCertificate
+
+
+def quantize(vector: list[Fraction]) -> tuple[int, ...]:
+    """The grid numerators of a rational vector (the boundary crossing, `certifiers.quantize`)."""
+    return tuple(grid(format_rational(x)) for x in vector)
 
 
 def _build(

@@ -7,7 +7,6 @@ from fractions import Fraction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from certifiers.builders.certify import quantize_score
 from certifiers.builders.grounding import build_grounding, classify, repaired_cell
 from certifiers.types import Claim, Decomposition, SupportMatrix, Thresholds
 from tests.certifiers.examples import bundle_of, paper_64_scenario
@@ -66,12 +65,6 @@ def test_overflowing_cell_is_rescaled_onto_the_simplex() -> None:
     plus, minus, zero = repaired_cell(700_000, 500_000, SCALE)
     assert (plus, minus, zero) == (Fraction(7, 12), Fraction(5, 12), Fraction(0))
     assert sum(repaired_cell(300_000, 200_000, SCALE)) == 1
-
-
-def test_scores_are_quantized_to_the_nearest_millionth_ties_up() -> None:
-    """q(x) = floor(x·10⁶ + ½): 0.9999995 rounds up to 1, 1/3 down to 333333."""
-    assert quantize_score(Fraction("0.9999995")) == SCALE
-    assert quantize_score(Fraction(1, 3)) == 333_333
 
 
 def test_failed_reconstruction_lists_the_missing_tokens() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.evaluation.test_command import FIXTURES, _run
+from tests.commands.test_evaluate import FIXTURES, _run
 from tests.fakes.openai_server import FakeOpenAIServer, JsonReply, chat_completion
 
 ENTAILED = {"entailment": 1, "contradiction": 0, "neutral": 0}

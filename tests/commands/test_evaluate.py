@@ -10,7 +10,7 @@ import pytest
 
 from proxy.commands import evaluate
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "evaluation" / "fixtures"
 
 
 def _run(argv: list[str]) -> int:
@@ -128,19 +128,24 @@ def test_jsonl_without_path_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--path" in capsys.readouterr().err
 
 
+def _run_with_dead_nli(tmp_path: Path, *extra: str) -> int:
+    """`eval grounding` over cases.jsonl with a TEI NLI nobody serves: every case fails."""
+    config = tmp_path / "assurance.toml"
+    config.write_text('[oracles.nli]\nkind = "tei"\nurl = "http://127.0.0.1:9"\ntimeout_s = 5\n')
+    return _run(
+        [
+            "grounding", "--dataset", "jsonl", "--path", str(FIXTURES / "cases.jsonl"),
+            "--config", str(config), "--no-b1", "--quiet", "--no-cache", *extra,
+        ]
+    )  # fmt: skip
+
+
 def test_mostly_failed_oracle_run_warns_and_exits_3(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A dead NLI server fails every case: stderr warns and the exit status is 3, not 0."""
-    config = tmp_path / "assurance.toml"
-    config.write_text('[oracles.nli]\nkind = "tei"\nurl = "http://127.0.0.1:9"\ntimeout_s = 5\n')
     out = tmp_path / "r.json"
-    code = _run(
-        [
-            "grounding", "--dataset", "jsonl", "--path", str(FIXTURES / "cases.jsonl"),
-            "--config", str(config), "--no-b1", "--quiet", "--no-cache", "--out", str(out),
-        ]
-    )  # fmt: skip
+    code = _run_with_dead_nli(tmp_path, "--out", str(out))
     assert code == evaluate.EXIT_ORACLE_FAILURES == 3
     err = capsys.readouterr().err
     assert "warning:" in err
@@ -154,15 +159,7 @@ def test_failures_under_the_allowed_rate_warn_but_exit_0(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """With --max-failure-rate 1 the same run only warns."""
-    config = tmp_path / "assurance.toml"
-    config.write_text('[oracles.nli]\nkind = "tei"\nurl = "http://127.0.0.1:9"\ntimeout_s = 5\n')
-    code = _run(
-        [
-            "grounding", "--dataset", "jsonl", "--path", str(FIXTURES / "cases.jsonl"),
-            "--config", str(config), "--no-b1", "--quiet", "--no-cache",
-            "--max-failure-rate", "1",
-        ]
-    )  # fmt: skip
+    code = _run_with_dead_nli(tmp_path, "--max-failure-rate", "1")
     assert code == 0
     assert "warning:" in capsys.readouterr().err
 
