@@ -375,6 +375,13 @@ def _validate(s: Scenario) -> None:
                     f"$.actions.calls[{k}].id", "a call id unique in the call list", call.id
                 )
             seen.add(call.id)
+        tools: set[str] = set()
+        for k, schema in enumerate(s.actions.schemas):
+            if schema.tool in tools:
+                raise _fail(
+                    f"$.actions.schemas[{k}].tool", "one schema per tool", repr(schema.tool)
+                )
+            tools.add(schema.tool)
     for k, layer in enumerate(s.layers or ()):
         if layer.gain < 0 or (layer.margin is not None and layer.margin < 0):
             raise _fail(f"$.layers[{k}]", "gain >= 0 and margin >= 0", layer)

@@ -25,7 +25,7 @@ from proxy.assurance.signing import SigningKey, load_signing_key
 from proxy.assurance.slot import PIPELINE, Pipeline, PipelineSlot
 from proxy.config import Config, ConfigError
 from proxy.server.state import ASSURED_CHAT, READINESS_CHECKS, STATE
-from proxy.store.sqlite import BundleStore
+from proxy.store.sqlite import BundleStore, StoreError
 
 
 def setup_assurance(app: web.Application) -> None:
@@ -55,7 +55,11 @@ async def _pipeline_context(app: web.Application) -> AsyncIterator[None]:
     )
     store: BundleStore | None = None
     try:
-        store = await BundleStore.open(config.store.path)
+        try:
+            store = await BundleStore.open(config.store.path)
+        except StoreError as exc:
+            # a start-up problem of the configuration: one line, exit 2 (`assurance serve`)
+            raise ConfigError(str(exc)) from exc
         signing_key = await _signing_key(config)
         try:
             policies = resolve_policies(config.policies)

@@ -57,6 +57,8 @@ class AssuranceField(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     actions: ActionsField | None = None
     perturbations: PerturbationsField | None = None
     claim_dependencies: dict[str, list[str | int]] | None = None
+    # the client's end-to-end deadline for this call's oracles; may only shorten the configured one
+    deadline_s: float | None = None
 
 
 class AssuranceRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -108,7 +110,19 @@ def parse_assurance_request(
             param="n",
             code="unsupported_n",
         )
+    options = parsed.get("stream_options")
+    if options is not None and not isinstance(options, dict):
+        raise InvalidRequestError(
+            f"Expected stream_options to be an object, got {type(options).__name__}",
+            param="stream_options",
+        )
     field = _decode_field(chat.assurance)
+    if field.deadline_s is not None and not 0 < field.deadline_s < float("inf"):
+        raise InvalidRequestError(
+            f"Expected assurance.deadline_s to be a number of seconds > 0, got {field.deadline_s}",
+            param="assurance.deadline_s",
+            code="invalid_assurance_field",
+        )
     messages = parsed.get("messages")
     if not isinstance(messages, list):
         raise InvalidRequestError(

@@ -93,6 +93,15 @@ class AssuranceUnavailableError(ProxyError):
     code = "assurance_mode_unavailable"
 
 
+class ShuttingDownError(ProxyError):
+    """The proxy is draining for shutdown: new requests are refused, and streams still open when
+    the grace period ends are closed with this error as their last event."""
+
+    status = 503
+    error_type = "server_error"
+    code = "shutting_down"
+
+
 class HTTPProtocolError(ProxyError):
     """aiohttp rejected the request at the HTTP level (method, headers, framing); status kept."""
 

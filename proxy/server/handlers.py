@@ -26,6 +26,7 @@ from proxy.server.errors import (
     InvalidRequestError,
     UpstreamConnectError,
 )
+from proxy.server.json_body import check_depth, decode_error
 from proxy.server.responses import json_response, relay_stream
 from proxy.server.state import (
     ASSURANCE_MODES,
@@ -68,7 +69,17 @@ async def read_body(request: web.Request, max_bytes: int) -> bytes:
             f"Expected a request body of at most {max_bytes} bytes, got {declared} bytes"
         )
     # the app's client_max_size (= max_bytes) stops an oversized chunked body mid-read
-    return await request.read()
+    try:
+        return await request.read()
+    except web.RequestPayloadError as exc:
+        # a body that does not decode under its Content-Encoding (gzip/deflate/br garbage)
+        encoding = request.headers.get("Content-Encoding")
+        raise InvalidRequestError(
+            f"Expected a request body encoded as its Content-Encoding ({encoding or 'none'})"
+            " says, got one that does not decode",
+            param="Content-Encoding",
+            code="invalid_content_encoding",
+        ) from exc
 
 
 async def handle_chat(request: web.Request) -> web.StreamResponse:
@@ -117,14 +128,15 @@ async def handle_embeddings(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     info = request[REQUEST_INFO]
     body = await read_body(request, state.config.server.max_body_bytes)
+    check_depth(body)
     try:
         model = msgspec.json.decode(body, type=_ModelField).model
     except msgspec.ValidationError as exc:
+        if str(exc).startswith("Number out of range"):
+            raise decode_error(body, exc) from exc
         raise InvalidRequestError(f"Invalid embeddings request: {exc}", param="model") from exc
-    except msgspec.DecodeError as exc:
-        raise InvalidRequestError(
-            f"We could not parse the JSON body of your request: {exc}", code="invalid_json"
-        ) from exc
+    except (msgspec.DecodeError, RecursionError) as exc:
+        raise decode_error(body, exc) from exc
     info.model = model
     upstream = state.router.resolve(model)
     info.upstream = upstream.name
@@ -171,6 +183,8 @@ async def handle_readyz(request: web.Request) -> web.StreamResponse:
     """`GET /readyz`: upstream clients are open and every extra readiness check passes."""
     state = request.app[STATE]
     checks = request.app[READINESS_CHECKS]
+    if state.draining:
+        return json_response({"status": "draining"}, status=503)
     if state.ready and all(check() for check in checks):
         return json_response({"status": "ready", "upstreams": [u.name for u in state.upstreams]})
     return json_response({"status": "starting"}, status=503)

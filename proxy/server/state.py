@@ -9,6 +9,7 @@ with the `AssuredChat` signature (the pipeline installs it through
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -38,6 +39,8 @@ class RequestInfo:
     upstream: str | None = None
     mode: str | None = None
     stream: bool | None = None
+    # the response once its headers were sent (streams): errors then end it, never replace it
+    response: web.StreamResponse | None = None
 
 
 @dataclass(slots=True)
@@ -51,6 +54,12 @@ class ProxyState:
     upstreams: list[Upstream] = field(default_factory=list)
     in_flight: int = 0
     ready: bool = False
+    # set the moment a stop signal arrives: /readyz answers 503, new requests get 503
+    draining: bool = False
+    # set when the grace period is over and the remaining handlers are being cancelled
+    closing: bool = False
+    # the handler tasks of the requests in flight (what shutdown drains, then cancels)
+    tasks: set[asyncio.Task[object]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.metrics = Metrics(in_flight=self._in_flight)
