@@ -8,7 +8,6 @@ derivation). It does not sign (the shell does) and does not decide enforce-mode 
 from __future__ import annotations
 
 import re
-
 from collections.abc import Mapping
 from fractions import Fraction
 from typing import cast

@@ -14,16 +14,18 @@ import time
 from dataclasses import replace
 from typing import Any
 
+import msgspec
 import structlog
 
 from certifiers.errors import CertifierError
 from proxy.assurance.actions_file import DefaultActions
 from proxy.assurance.certify import CertifiedCall, new_replay_handle
 from proxy.assurance.emit import ParsedAnswer
-from proxy.assurance.orchestrate import Grounding, StabilityOutcome, run_grounding
+from proxy.assurance.orchestrate import Budget, Grounding, StabilityOutcome, run_grounding
 from proxy.assurance.request import AssuranceRequest
 from proxy.assurance.scenario import ActionInputs, OracleFailure, ScenarioInputs, ToolCall
 from proxy.assurance.slot import Pipeline
+from proxy.config import AssuranceConfig
 from proxy.server.errors import ProxyError
 
 log = structlog.get_logger("proxy.assurance")
@@ -34,6 +36,23 @@ class CertificationFailedError(ProxyError):
 
     status = 500
     code = "certification_failed"
+
+
+def oracle_budget(pipeline: Pipeline, areq: AssuranceRequest) -> Budget:
+    """The limits of this call's oracle calls: per-call timeout, end-to-end deadline, pool."""
+    return Budget(
+        timeout_s=pipeline.config.assurance.oracle_timeout_s,
+        deadline=areq.deadline_at,
+        pool=pipeline.pools.oracles,
+    )
+
+
+def with_deadline(areq: AssuranceRequest, config: AssuranceConfig, now: float) -> AssuranceRequest:
+    """`areq` with its deadline: `[assurance] deadline_s` from `now` (or the client's, shorter)."""
+    seconds = config.deadline_s
+    if areq.field.deadline_s is not None:
+        seconds = min(seconds, areq.field.deadline_s)
+    return msgspec.structs.replace(areq, deadline_at=now + seconds)
 
 
 def too_large(size: int, limit: int) -> OracleFailure:
@@ -67,6 +86,7 @@ async def certify_answer(
             evidence=areq.evidence,
             max_claims=config.max_claims,
             timeout_s=config.oracle_timeout_s,
+            budget=oracle_budget(pipeline, areq),
         )
     stability = await stability_task
     oracles_s = time.perf_counter() - started

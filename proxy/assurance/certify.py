@@ -18,11 +18,11 @@ summary says the replay handle is unavailable (`stored=False`).
 
 from __future__ import annotations
 
-import asyncio
 import re
 import secrets
 import time
 from collections.abc import Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -37,6 +37,7 @@ from certifiers.errors import CertifierError, ScenarioError
 from certifiers.scenario import decode_scenario
 from certifiers.types import Bundle, Policy
 from certifiers.verdict import verdict_name
+from proxy.assurance.executors import run_in
 from proxy.assurance.headers import CardSummary
 from proxy.assurance.scenario import (
     ActionInputs,
@@ -82,11 +83,14 @@ class Certifier:
         extra_policies: Mapping[str, Policy],
         signing_key: SigningKey | None,
         sessions: SessionCounters,
+        pool: Executor | None = None,
     ) -> None:
         self.store = store
         self.extra_policies = extra_policies
         self.signing_key = signing_key
         self.sessions = sessions
+        # the bounded certification pool (`proxy.assurance.executors`); None: asyncio's default
+        self.pool = pool
 
     def check_client_inputs(self, inputs: ScenarioInputs) -> None:
         """Decode a scenario holding only the client's inputs; a bad one is a 400 naming the field.
@@ -112,14 +116,14 @@ class Certifier:
     async def certify_call(
         self, inputs: ScenarioInputs, session: str | None, *, mode: str
     ) -> CertifiedCall:
-        """Certify (in a worker thread), sign, store; chain the session's action counters."""
+        """Certify (in the certification pool), sign, store; chain the session's counters."""
         if session is None or inputs.actions is None:
-            bundle = await asyncio.to_thread(self._certify_sync, inputs)
+            bundle = await run_in(self.pool, self._certify_sync, inputs)
         else:
             # one call of a session at a time: each starts from the previous post-state
             async with self.sessions.locked(session):
                 inputs = self._chain_counters(inputs, session)
-                bundle = await asyncio.to_thread(self._certify_sync, inputs)
+                bundle = await run_in(self.pool, self._certify_sync, inputs)
                 actions = bundle.certificates.actions
                 emitted = mode == "enforce" and bundle.policy_decision.decision != "reject"
                 if actions is not None and emitted:

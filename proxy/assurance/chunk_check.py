@@ -32,12 +32,14 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+_EXPECTED: dict[type, str] = {str: "a string", dict: "an object", list: "an array"}
+
+
 def _optional(chunk: dict[str, Any], key: str, kind: type, path: str) -> str | None:
     value = chunk.get(key)
     if value is None or isinstance(value, kind):
         return None
-    expected = {str: "a string", dict: "an object", list: "an array"}[kind]
-    return f"{path}{key} is {_kind(value)}, expected {expected} or null"
+    return f"{path}{key} is {_kind(value)}, expected {_EXPECTED[kind]} or null"
 
 
 def chunk_fault(chunk: Any) -> str | None:

@@ -18,6 +18,7 @@ from oracles.factory import build_oracles
 from proxy.assurance.actions_file import load_default_actions
 from proxy.assurance.certify import Certifier
 from proxy.assurance.chat_clients import chat_clients, embeddings_clients
+from proxy.assurance.executors import CPUPools
 from proxy.assurance.handler import handle_assured_chat
 from proxy.assurance.routes import handle_verify, make_card_handler
 from proxy.assurance.sessions import SessionCounters
@@ -65,11 +66,13 @@ async def _pipeline_context(app: web.Application) -> AsyncIterator[None]:
             policies = resolve_policies(config.policies)
         except PolicyError as exc:
             raise ConfigError(f"Invalid [policies] configuration: {exc}") from exc
+        pools = CPUPools.from_config(config.assurance)
         certifier = Certifier(
             store=store,
             extra_policies=policies,
             signing_key=signing_key,
             sessions=SessionCounters(),
+            pool=pools.certify,
         )
         app[PIPELINE].pipeline = Pipeline(
             config=config,
@@ -77,9 +80,13 @@ async def _pipeline_context(app: web.Application) -> AsyncIterator[None]:
             certifier=certifier,
             known_policies=frozenset(policies),
             default_actions=await asyncio.to_thread(load_default_actions, config),
+            pools=pools,
         )
         yield
     finally:
+        pipeline = app[PIPELINE].pipeline
+        if pipeline is not None:
+            pipeline.pools.shutdown()
         app[PIPELINE].pipeline = None
         await oracles.aclose()
         if store is not None:

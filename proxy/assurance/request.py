@@ -71,6 +71,8 @@ class AssuranceRequest(msgspec.Struct, frozen=True, kw_only=True):
     evidence: tuple[EvidenceChunk, ...]
     query: str | None
     stream: bool
+    # end-to-end oracle deadline of this call in event-loop time (set by the handler on arrival)
+    deadline_at: float | None = None
 
 
 _AT = re.compile(r" - at `\$(?P<path>[^`]*)`$")

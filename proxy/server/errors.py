@@ -80,8 +80,8 @@ class TooManyRequestsError(ProxyError):
     error_type = "rate_limit_error"
     code = "too_many_concurrent_requests"
 
-    def __init__(self, message: str, *, retry_after_s: int = 1) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, retry_after_s: int = 1, code: str | None = None) -> None:
+        super().__init__(message, code=code)
         self.retry_after_s = retry_after_s
 
 

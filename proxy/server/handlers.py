@@ -70,7 +70,7 @@ async def read_body(request: web.Request, max_bytes: int) -> bytes:
         )
     # the app's client_max_size (= max_bytes) stops an oversized chunked body mid-read
     try:
-        return await request.read()
+        body = await request.read()
     except web.RequestPayloadError as exc:
         # a body that does not decode under its Content-Encoding (gzip/deflate/br garbage)
         encoding = request.headers.get("Content-Encoding")
@@ -80,6 +80,12 @@ async def read_body(request: web.Request, max_bytes: int) -> bytes:
             param="Content-Encoding",
             code="invalid_content_encoding",
         ) from exc
+    if len(body) > max_bytes:
+        # a route with a limit below client_max_size (verify) and a chunked or compressed body
+        raise BodyTooLargeError(
+            f"Expected a request body of at most {max_bytes} bytes, got {len(body)} bytes"
+        )
+    return body
 
 
 async def handle_chat(request: web.Request) -> web.StreamResponse:

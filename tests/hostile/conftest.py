@@ -41,7 +41,8 @@ class Answer:
         assert set(payload) == {"error"}, payload
         error = payload["error"]
         assert set(error) == {"message", "type", "param", "code"}, error
-        assert isinstance(error["message"], str) and error["message"]
+        assert isinstance(error["message"], str)
+        assert error["message"]
         return dict(error)
 
 

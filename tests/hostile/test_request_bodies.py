@@ -63,7 +63,9 @@ async def test_number_out_of_range_is_a_400_naming_the_field(
     proxy: RunningProxy, http: aiohttp.ClientSession, fake_upstream: FakeOpenAIServer
 ) -> None:
     """Item 3: `1e400` in a body with the `assurance` field was a 500."""
-    body = body_with(temperature=1, assurance={}).replace(b'"temperature": 1', b'"temperature": 1e400')
+    body = body_with(temperature=1, assurance={}).replace(
+        b'"temperature": 1', b'"temperature": 1e400'
+    )
     answer = await post(http, proxy, body, mode="shadow")
     assert answer.status == 400
     error = answer.error()
@@ -140,7 +142,9 @@ async def test_duplicate_tool_schemas_are_a_400_naming_the_field(
     assert fake_upstream.requests == []
 
 
-@pytest.mark.parametrize("spelling", [b'"assur\\u0061nce"', b'"\\u0061ssurance"', b'"\\u0041ssurance"'])
+@pytest.mark.parametrize(
+    "spelling", [b'"assur\\u0061nce"', b'"\\u0061ssurance"', b'"\\u0041ssurance"']
+)
 async def test_escaped_assurance_key_is_recognised(
     proxy: RunningProxy,
     http: aiohttp.ClientSession,

@@ -37,10 +37,12 @@ async def test_sigterm_drains_for_the_grace_period_then_closes_streams(
     fake_upstream: FakeOpenAIServer, tmp_path: Path
 ) -> None:
     """Readiness off at once, stream kept for the grace, final error event, exit 0 on time."""
-    fake_upstream.script(StreamReply(stream_chunks(tuple(f"w{i} " for i in range(24))), delay_s=0.5))
+    fake_upstream.script(
+        StreamReply(stream_chunks(tuple(f"w{i} " for i in range(24))), delay_s=0.5)
+    )
     config = tmp_path / "proxy.toml"
     config.write_text(
-        f'[server]\nshutdown_grace_s = {GRACE_S}\n'
+        f"[server]\nshutdown_grace_s = {GRACE_S}\n"
         f'[[upstreams]]\nname = "fake"\nbase_url = "{fake_upstream.base_url}"\n'
         f'[store]\npath = "{tmp_path / "store.sqlite3"}"\n'
     )

@@ -110,7 +110,9 @@ async def test_well_typed_stream_has_no_fault(
 ) -> None:
     """The checks do not fire on a normal stream (tool calls included)."""
     call = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
-    fake_upstream.script(StreamReply(stream_chunks(("Hello", " from the fake."), tool_calls=[call])))
+    fake_upstream.script(
+        StreamReply(stream_chunks(("Hello", " from the fake."), tool_calls=[call]))
+    )
     async with AsyncOpenAI(base_url=proxy.base_url, api_key="k", max_retries=0) as client:
         card = _card(await _shadow(client))
     assert not any("malformed" in r for r in card["verdict"].get("reasons", []))
@@ -154,7 +156,9 @@ async def test_stream_dropped_midway_ends_with_an_error_event(
     proxy: RunningProxy, fake_upstream: FakeOpenAIServer, logs: LogCapture
 ) -> None:
     """A connection the upstream drops mid-stream: the SDK raises the proxy's error event."""
-    fake_upstream.script(RawStreamReply([sse(_chunk({"content": "Hel"}))[0], b'data: {"id'], drop=True))
+    fake_upstream.script(
+        RawStreamReply([sse(_chunk({"content": "Hel"}))[0], b'data: {"id'], drop=True)
+    )
     async with AsyncOpenAI(base_url=proxy.base_url, api_key="k", max_retries=0) as client:
         with pytest.raises(openai.APIError) as raised:
             await _shadow(client)
@@ -169,22 +173,25 @@ _FAULTS: list[tuple[str, Any, int | None]] = [
 ]
 # one slow upstream (the fake's read timeout is 5 s) is enough: every mode shares the client
 _CASES = [
-    *((mode, reply, status) for mode in ("off", "shadow", "enforce") for _, reply, status in _FAULTS),
+    *(
+        (mode, reply, status)
+        for mode in ("off", "shadow", "enforce")
+        for _, reply, status in _FAULTS
+    ),
     ("off", JsonReply(chat_completion(), delay_s=6.0), 504),
 ]
 _IDS = [*(f"{m}-{n}" for m in ("off", "shadow", "enforce") for n, _, _ in _FAULTS), "off-timeout"]
 
 
-@pytest.mark.parametrize(("mode", "reply", "status"), _CASES, ids=_IDS)
+@pytest.mark.parametrize("case", _CASES, ids=_IDS)
 async def test_upstream_faults_map_as_documented(
     proxy: RunningProxy,
     fake_upstream: FakeOpenAIServer,
     logs: LogCapture,
-    mode: str,
-    reply: Any,
-    status: int | None,
+    case: tuple[str, Any, int | None],
 ) -> None:
     """Unreachable, slow, failing and garbled upstreams: documented statuses, OpenAI's shape."""
+    mode, reply, status = case
     fake_upstream.script(reply)
     async with AsyncOpenAI(base_url=proxy.base_url, api_key="k", max_retries=0) as client:
         try:
