@@ -46,6 +46,8 @@ class ServerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     max_body_bytes: int = 4 * 1024 * 1024
     max_concurrency: int = 256
     shutdown_grace_s: float = 10.0
+    # the longest a request body may take to arrive (slow clients, stalled decoding): then 408
+    body_read_timeout_s: float = 30.0
     # optional proxy auth: accepted client keys, one per line in a file, or comma-separated in env
     client_keys_file: str | None = None
     client_keys_env: str | None = None
@@ -63,6 +65,12 @@ class ServerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
             "server.max_concurrency",
             "a positive integer",
             self.max_concurrency,
+        )
+        _require(
+            self.body_read_timeout_s > 0,
+            "server.body_read_timeout_s",
+            "a number > 0",
+            self.body_read_timeout_s,
         )
         _require(
             self.shutdown_grace_s >= 0,

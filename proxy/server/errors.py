@@ -73,6 +73,14 @@ class BodyTooLargeError(ProxyError):
     code = "request_too_large"
 
 
+class RequestTimeoutError(ProxyError):
+    """The request body did not arrive within `server.body_read_timeout_s`."""
+
+    status = 408
+    error_type = "invalid_request_error"
+    code = "request_timeout"
+
+
 class TooManyRequestsError(ProxyError):
     """More concurrent requests than `server.max_concurrency`; answered with `Retry-After`."""
 

@@ -24,6 +24,7 @@ from proxy.server.errors import (
     AssuranceUnavailableError,
     BodyTooLargeError,
     InvalidRequestError,
+    RequestTimeoutError,
     UpstreamConnectError,
 )
 from proxy.server.json_body import check_depth, decode_error
@@ -69,8 +70,16 @@ async def read_body(request: web.Request, max_bytes: int) -> bytes:
             f"Expected a request body of at most {max_bytes} bytes, got {declared} bytes"
         )
     # the app's client_max_size (= max_bytes) stops an oversized chunked body mid-read
+    timeout_s = request.app[STATE].config.server.body_read_timeout_s
     try:
-        body = await request.read()
+        async with asyncio.timeout(timeout_s):
+            body = await request.read()
+    except TimeoutError as exc:
+        # a slow client, or a body whose decoding stalled: never hold a slot forever
+        raise RequestTimeoutError(
+            f"Expected the request body within {timeout_s} s (server.body_read_timeout_s),"
+            " got it slower"
+        ) from exc
     except web.RequestPayloadError as exc:
         # a body that does not decode under its Content-Encoding (gzip/deflate/br garbage)
         encoding = request.headers.get("Content-Encoding")

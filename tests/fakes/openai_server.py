@@ -216,7 +216,15 @@ class FakeOpenAIServer:
         if self._script:
             reply = self._script.popleft()
         else:
-            body = recorded.json()
+            try:
+                body = recorded.json()
+            except ValueError:
+                body = None
+            if not isinstance(body, dict):
+                # as OpenAI does: a 400 in its error shape, not a crash
+                error = {"message": "We could not parse the JSON body of your request.",
+                         "type": "invalid_request_error", "param": None, "code": None}  # fmt: skip
+                return web.json_response({"error": error}, status=400)
             if body.get("stream"):
                 usage = bool((body.get("stream_options") or {}).get("include_usage"))
                 reply = StreamReply(stream_chunks(include_usage=usage))

@@ -6,9 +6,9 @@ ENTAILMENT when every hypothesis word occurs in the premise, CONTRADICTION when 
 `/embed` returns hash-derived vectors of dimension `dim`. Every call is recorded (route and JSON
 body), an injectable delay is slept per call, and the peak number of calls in flight is tracked so
 tests can assert that a request's batches ran in one concurrent round. `status` forces an error
-status (`error_body` sets its body). `GET /info` answers `{"model_id": model_id, "model_sha": model_sha, ...}` like TEI (404 when
-`model_id` is None). It is not a model: use it for wire format, batching, concurrency and failure
-handling only.
+status (`error_body` sets its body). `GET /info` answers `{"model_id": model_id, "model_sha":
+model_sha, ...}` like TEI (404 when `model_id` is None). It is not a model: use it for wire
+format, batching, concurrency and failure handling only.
 """
 
 from __future__ import annotations

@@ -25,8 +25,8 @@ from tests.fakes.tei_server import FakeTEIServer
 from tests.harness import RunningProxy
 from tests.hostile.conftest import body_with, post
 
-SECRET = "SECRET-EVIDENCE-42 the dose is five milligrams"
-EVIDENCE = [{"id": "e1", "text": SECRET}]
+EVIDENCE_TEXT = "SECRET-EVIDENCE-42 the dose is five milligrams"
+EVIDENCE = [{"id": "e1", "text": EVIDENCE_TEXT}]
 
 
 def _reasons(answer_body: dict[str, Any]) -> list[str]:
@@ -106,8 +106,8 @@ async def test_oracle_errors_never_carry_bodies_or_evidence(
 async def test_llm_oracle_error_message_is_not_quoted(
     fake_upstream: FakeOpenAIServer, tmp_path: Path, http: aiohttp.ClientSession
 ) -> None:
-    """An LLM judge's upstream answering 400 with a message quoting the prompt: type + status only."""
-    echo = {"error": {"message": f"bad prompt: {SECRET}", "type": "invalid_request_error"}}
+    """An LLM judge's upstream answering 400 with a message quoting the prompt: status only."""
+    echo = {"error": {"message": f"bad prompt: {EVIDENCE_TEXT}", "type": "invalid_request_error"}}
     fake_upstream.script(
         JsonReply(chat_completion("Five milligrams.")), JsonReply(echo, status=400)
     )
@@ -152,10 +152,12 @@ async def test_verify_concurrency_limit_and_pools_keep_certification_going(
     and to record its thread; certification records its thread too.
     """
     release = threading.Event()
+    started = threading.Event()
     threads: dict[str, str] = {}
 
     def blocking_check(data: bytes) -> Any:
         threads["verify"] = threading.current_thread().name
+        started.set()
         release.wait(10)
         return check_bundle(data)
 
@@ -172,8 +174,7 @@ async def test_verify_concurrency_limit_and_pools_keep_certification_going(
     ) as px:
         url = f"{px.base_url}/assurance/verify"
         first = asyncio.ensure_future(http.post(url, data=b"{}"))
-        while "verify" not in threads:
-            await asyncio.sleep(0.01)
+        assert await asyncio.to_thread(started.wait, 10)
         async with http.post(url, data=b"{}") as second:
             assert second.status == 429
             assert (await second.json())["error"]["code"] == "too_many_verify_requests"
