@@ -8,7 +8,7 @@ byte-level mutations of a valid body (invalid UTF-8, truncation, stray escapes),
 mutations of every field of the `assurance` object and of the top-level fields the proxy reads,
 hostile headers (mode, policy, session, compression with garbage), and mutated bundles posted to
 `/v1/assurance/verify`. `derandomize=True` makes every run identical; `ASSURANCE_FUZZ_SCALE`
-multiplies the example counts (CI: 1, about 2,000 cases; `bench/fuzz.sh`: more).
+multiplies the example counts (CI: 1, about 1,800 cases; set it higher for a longer run).
 """
 
 from __future__ import annotations
