@@ -7,6 +7,7 @@ derivation). It does not sign (the shell does) and does not decide enforce-mode 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from fractions import Fraction
 from typing import cast
@@ -83,10 +84,14 @@ def resolve_policy(scenario: Scenario, extra: Mapping[str, Policy] | None) -> Po
     return policy
 
 
+_INNER_PATH = re.compile(r"`\$((?:\.|\[)[^`]*)`")
+
+
 def _policy_error(exc: PolicyError, where: str) -> ScenarioError:
     """A policy error as a ScenarioError whose path is relative to the scenario, not the policy."""
     message = str(exc).replace("`$.", f"`{where}.")
-    return ScenarioError(message, path=where)
+    inner = _INNER_PATH.search(str(exc))
+    return ScenarioError(message, path=where + inner.group(1) if inner else where)
 
 
 def _thresholds(policy: Policy, scenario: Scenario) -> Thresholds:

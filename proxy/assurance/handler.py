@@ -20,8 +20,10 @@ from aiohttp import web
 from proxy.assurance.answer import (
     CertificationFailedError,
     certify_answer,
+    oracle_budget,
     scenario_inputs,
     too_large,
+    with_deadline,
 )
 from proxy.assurance.citations import enforce_summary
 from proxy.assurance.client_policy import impose_client_policy
@@ -75,6 +77,7 @@ async def _handle_assured_chat(
         client=client_config(config, client_name),
         policies=pipeline.certifier.extra_policies,
     )
+    areq = with_deadline(areq, config.assurance, asyncio.get_running_loop().time())
     now = int(time.time())
     pipeline.certifier.check_client_inputs(
         scenario_inputs(pipeline, areq, answer="", now=now, calls=[])
@@ -86,6 +89,7 @@ async def _handle_assured_chat(
             perturbations=areq.field.perturbations,
             evidence=areq.evidence,
             timeout_s=config.assurance.oracle_timeout_s,
+            budget=oracle_budget(pipeline, areq),
         )
     )
     try:
