@@ -68,7 +68,16 @@ def apply_overrides(
 ) -> Policy:
     """Return `base` with the given fields replaced (validated; unknown fields rejected)."""
     merged = msgspec.to_builtins(base, enc_hook=str)
-    given = _exact(dict(overrides), "$")
+    try:
+        given = _exact(dict(overrides), "$")
+    except RecursionError as exc:
+        raise PolicyError("Expected policy overrides of bounded depth, got deeper") from exc
+    nested = given.get("thresholds", {})
+    if not isinstance(nested, dict):
+        raise PolicyError(
+            f"Expected `thresholds` to be an object, got {type(nested).__name__}"
+            " - at `$.thresholds`"
+        )
     thresholds = {k: given.pop(k) for k in THRESHOLD_KEYS if k in given}
     merged.update(given)
     merged["thresholds"] = {**merged["thresholds"], **thresholds}

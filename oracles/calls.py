@@ -6,7 +6,10 @@ as itself, not as an `ExceptionGroup`); `call_chat` maps
 any client exception to `OracleUnavailableError`; `decode_reply` decodes an LLM reply into a typed
 Struct and raises `OracleOutputError` on anything that is not exactly one JSON value of the expected
 schema (a single surrounding Markdown code fence is the only wrapping tolerated). Nothing here
-retries or coerces.
+retries or coerces. Failure reasons reach cards, headers and stored bundles, so they never quote a
+reply, a provider's error message or a response body (which may echo evidence or prompt text):
+`failure_of` names an exception by type and HTTP status only, `scrubbed` drops quoted values from
+a decoder's message.
 """
 
 from __future__ import annotations
@@ -30,6 +33,20 @@ T = TypeVar("T")
 
 _FENCE = re.compile(r"\A```(?:json|JSON)?[ \t]*\n(?P<body>.*)\n```\Z", re.DOTALL)
 _MAX_SHOWN = 120
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+
+
+def failure_of(exc: BaseException) -> str:
+    """An exception as `Type` or `Type (HTTP 503)`: never its message (it may quote content)."""
+    status = getattr(exc, "status", None)
+    return (
+        f"{type(exc).__name__} (HTTP {status})" if isinstance(status, int) else type(exc).__name__
+    )
+
+
+def scrubbed(message: object) -> str:
+    """A decoder's message with every quoted value replaced by `'…'` (paths and types kept)."""
+    return _QUOTED.sub("'…'", str(message))[:_MAX_SHOWN]
 
 
 async def with_timeout(oracle: str, timeout_s: float, awaitable: Awaitable[T]) -> T:
@@ -71,9 +88,7 @@ async def call_chat(
     except asyncio.CancelledError:
         raise
     except Exception as exc:
-        raise OracleUnavailableError(
-            oracle, f"upstream call failed: {type(exc).__name__}: {exc}"
-        ) from exc
+        raise OracleUnavailableError(oracle, f"upstream call failed: {failure_of(exc)}") from exc
     if not isinstance(reply, str):
         raise OracleOutputError(oracle, f"expected the reply as text, got {type(reply).__name__}")
     return reply
@@ -95,11 +110,6 @@ async def ask_json(
     return reply, decode_reply(oracle, reply, schema)
 
 
-def shorten(text: str) -> str:
-    """A bounded excerpt of model output for error messages."""
-    return text if len(text) <= _MAX_SHOWN else text[:_MAX_SHOWN] + "..."
-
-
 def decode_reply(oracle: str, reply: str, schema: type[T]) -> T:
     """Decode one JSON value of type `schema` from an LLM reply, or raise `OracleOutputError`."""
     body = reply.strip()
@@ -110,9 +120,10 @@ def decode_reply(oracle: str, reply: str, schema: type[T]) -> T:
         return msgspec.json.decode(body, type=schema)
     except msgspec.ValidationError as exc:
         raise OracleOutputError(
-            oracle, f"reply violates the expected JSON schema: {exc}; got {shorten(reply)!r}"
+            oracle, f"reply violates the expected JSON schema: {scrubbed(exc)}"
         ) from exc
     except msgspec.DecodeError as exc:
         raise OracleOutputError(
-            oracle, f"expected a single JSON object, got {shorten(reply)!r} ({exc})"
+            oracle,
+            f"expected a single JSON object, got a {len(reply)}-character reply ({scrubbed(exc)})",
         ) from exc

@@ -18,7 +18,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
 
-from oracles.calls import gather_all, with_timeout
+from oracles.calls import failure_of, gather_all, with_timeout
 from oracles.errors import OracleConfigError, OracleError, OracleOutputError, OracleUnavailableError
 from oracles.models import (
     DEFAULT_EMBEDDING_MODEL,
@@ -142,7 +142,7 @@ class OpenAIEmbedder(_EmbedderBase):
             raise
         except Exception as exc:
             raise OracleUnavailableError(
-                self.oracle, f"upstream call failed: {type(exc).__name__}: {exc}"
+                self.oracle, f"upstream call failed: {failure_of(exc)}"
             ) from exc
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import msgspec
 
-from oracles.calls import call_chat, decode_reply, gather_all, shorten
+from oracles.calls import call_chat, decode_reply, gather_all
 from oracles.errors import OracleOutputError
 from oracles.nli_common import LabelMap, PairJudge, PairScores
 from oracles.prompts import PROMPT_VERSION, nli_messages
@@ -75,16 +75,16 @@ class LLMJudge(PairJudge):
             if canonical is None:
                 raise OracleOutputError(
                     self.oracle,
-                    f"expected label entailment|contradiction|neutral, got {out.label!r} "
-                    f"- at {where}",
+                    "expected label entailment|contradiction|neutral, got another"
+                    f" ({len(out.label)} characters) - at {where}",
                 )
             return (float(canonical == "entailment"), float(canonical == "contradiction"))
         entail, contradict, neutral = probabilities
         if entail is None or contradict is None or neutral is None:
             raise OracleOutputError(
                 self.oracle,
-                f"expected entailment, contradiction and neutral probabilities, got "
-                f"{shorten(reply)!r} - at {where}",
+                "expected entailment, contradiction and neutral probabilities, got a reply"
+                f" without them - at {where}",
             )
         for name, value in zip(
             ("entailment", "contradiction", "neutral"), probabilities, strict=True

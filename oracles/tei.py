@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import aiohttp
 import msgspec
 
-from oracles.calls import shorten
+from oracles.calls import failure_of, scrubbed
 from oracles.errors import OracleOutputError, OracleUnavailableError
 
 T = TypeVar("T")
@@ -95,20 +95,20 @@ class TEIClient:
                 status = resp.status
         except aiohttp.ClientError as exc:
             raise OracleUnavailableError(
-                self._oracle, f"TEI request to {endpoint} failed: {type(exc).__name__}: {exc}"
+                self._oracle, f"TEI request to {endpoint} failed: {failure_of(exc)}"
             ) from exc
         if status == 404 and missing_ok:
             return None
         if status != 200:
-            text = shorten(body.decode("utf-8", errors="replace"))
+            # never the body: a TEI error may echo the inputs (evidence text)
             raise OracleUnavailableError(
-                self._oracle, f"expected HTTP 200 from {endpoint}, got {status}: {text!r}"
+                self._oracle, f"expected HTTP 200 from {endpoint}, got {status}"
             )
         try:
             return msgspec.json.decode(body, type=response_type)
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
             raise OracleOutputError(
-                self._oracle, f"unexpected response shape from {endpoint}: {exc}"
+                self._oracle, f"unexpected response shape from {endpoint}: {scrubbed(exc)}"
             ) from exc
 
     async def aclose(self) -> None:

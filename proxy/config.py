@@ -48,6 +48,8 @@ class ServerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     shutdown_grace_s: float = 10.0
     # after SIGTERM: /readyz false while still accepting for this long, then stop listening
     drain_s: float = 0.0
+    # the longest a request body may take to arrive (slow clients, stalled decoding): then 408
+    body_read_timeout_s: float = 30.0
     # optional proxy auth: accepted client keys, one per line in a file, or comma-separated in env
     client_keys_file: str | None = None
     client_keys_env: str | None = None
@@ -65,6 +67,12 @@ class ServerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
             "server.max_concurrency",
             "a positive integer",
             self.max_concurrency,
+        )
+        _require(
+            self.body_read_timeout_s > 0,
+            "server.body_read_timeout_s",
+            "a number > 0",
+            self.body_read_timeout_s,
         )
         _require(
             self.shutdown_grace_s >= 0,
@@ -135,6 +143,17 @@ class AssuranceConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     # "auto": embedding vectors inlined in the bundle only when small (4096 coordinates), else the
     # measurements are recorded data bound by a digest; "always": always inlined (re-derivable)
     inline_embeddings: Literal["auto", "always"] = "auto"
+    # end-to-end bound on one call's oracle work, counted from the request's arrival (a client's
+    # `assurance.deadline_s` may shorten it): an oracle call past it fails as a timeout (abstain)
+    deadline_s: float = 60.0
+    # worker threads of the proxy's own bounded pools for CPU-bound work (not asyncio's default
+    # pool): certification, the local oracle adapters, and POST /v1/assurance/verify
+    certify_workers: int = 2
+    oracle_workers: int = 4
+    verify_workers: int = 1
+    # POST /v1/assurance/verify: at most this many at once (more: 429), bodies up to this size
+    max_concurrent_verify: int = 2
+    max_verify_body_bytes: int = 1024 * 1024
     # a session whose counters have not advanced for this long starts afresh (and is purged)
     session_ttl_s: int = 86400
 
@@ -142,15 +161,22 @@ class AssuranceConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
         _require(
             self.session_ttl_s > 0, "assurance.session_ttl_s", "an integer > 0", self.session_ttl_s
         )
-        for name in ("max_claims", "max_evidence_chunks", "max_evidence_bytes", "max_answer_bytes"):
+        for name in (
+            "max_claims",
+            "max_evidence_chunks",
+            "max_evidence_bytes",
+            "max_answer_bytes",
+            "certify_workers",
+            "oracle_workers",
+            "verify_workers",
+            "max_concurrent_verify",
+            "max_verify_body_bytes",
+        ):
             value = getattr(self, name)
             _require(value > 0, f"assurance.{name}", "an integer > 0", value)
-        _require(
-            self.oracle_timeout_s > 0,
-            "assurance.oracle_timeout_s",
-            "a number > 0",
-            self.oracle_timeout_s,
-        )
+        for name in ("oracle_timeout_s", "deadline_s"):
+            value = getattr(self, name)
+            _require(value > 0, f"assurance.{name}", "a number > 0", value)
 
 
 class StoreConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

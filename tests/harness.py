@@ -28,7 +28,7 @@ from aiohttp import web
 
 from proxy.config import Config, config_from_mapping
 from proxy.server.app import SetupAssurance, create_app
-from proxy.server.log import configure_logging
+from proxy.server.log import configure_logging, reset_stdlib_logging
 from proxy.server.runner import make_runner
 from tests.fakes.openai_server import FakeOpenAIServer
 
@@ -164,6 +164,7 @@ class LogCapture:
 
     def __exit__(self, *exc: object) -> None:
         structlog.reset_defaults()
+        reset_stdlib_logging()
 
     def text(self) -> str:
         """Everything logged so far, verbatim."""

@@ -8,6 +8,7 @@ the same way first. It does not sign (the shell does) and does not decide enforc
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import cast
 
@@ -78,10 +79,14 @@ def resolve_policy(scenario: Scenario, extra: Mapping[str, Policy] | None) -> Po
     return policy
 
 
+_INNER_PATH = re.compile(r"`\$((?:\.|\[)[^`]*)`")
+
+
 def _policy_error(exc: PolicyError, where: str) -> ScenarioError:
     """A policy error as a ScenarioError whose path is relative to the scenario, not the policy."""
     message = str(exc).replace("`$.", f"`{where}.")
-    return ScenarioError(message, path=where)
+    inner = _INNER_PATH.search(str(exc))
+    return ScenarioError(message, path=where + inner.group(1) if inner else where)
 
 
 def _thresholds(policy: Policy, scenario: Scenario) -> Thresholds:

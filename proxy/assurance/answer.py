@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+import msgspec
 import structlog
 
 from certifiers.errors import CertifierError
@@ -22,11 +23,12 @@ from oracles.prompts import PROMPT_VERSION
 from proxy.assurance.actions_file import DefaultActions
 from proxy.assurance.certify import CertifiedCall, new_replay_handle
 from proxy.assurance.emit import ParsedAnswer
-from proxy.assurance.orchestrate import Grounding, StabilityOutcome, run_grounding
+from proxy.assurance.orchestrate import Budget, Grounding, StabilityOutcome, run_grounding
 from proxy.assurance.request import AssuranceRequest
 from proxy.assurance.scenario import ActionInputs, OracleFailure, ScenarioInputs, ToolCall
 from proxy.assurance.slot import Pipeline
-from proxy.server.errors import ProxyError
+from proxy.config import AssuranceConfig
+from proxy.server.errors import InvalidRequestError, ProxyError
 
 log = structlog.get_logger("proxy.assurance")
 
@@ -36,6 +38,23 @@ class CertificationFailedError(ProxyError):
 
     status = 500
     code = "certification_failed"
+
+
+def oracle_budget(pipeline: Pipeline, areq: AssuranceRequest) -> Budget:
+    """The limits of this call's oracle calls: per-call timeout, end-to-end deadline, pool."""
+    return Budget(
+        timeout_s=pipeline.config.assurance.oracle_timeout_s,
+        deadline=areq.deadline_at,
+        pool=pipeline.pools.oracles,
+    )
+
+
+def with_deadline(areq: AssuranceRequest, config: AssuranceConfig, now: float) -> AssuranceRequest:
+    """`areq` with its deadline: `[assurance] deadline_s` from `now` (or the client's, shorter)."""
+    seconds = config.deadline_s
+    if areq.field.deadline_s is not None:
+        seconds = min(seconds, areq.field.deadline_s)
+    return msgspec.structs.replace(areq, deadline_at=now + seconds)
 
 
 def too_large(size: int, limit: int) -> OracleFailure:
@@ -69,6 +88,7 @@ async def certify_answer(
             evidence=areq.evidence,
             max_claims=config.max_claims,
             timeout_s=config.oracle_timeout_s,
+            budget=oracle_budget(pipeline, areq),
         )
     stability = await stability_task
     oracles_s = time.perf_counter() - started
@@ -175,7 +195,19 @@ def merged_schemas(
 ) -> tuple[dict[str, Any], ...]:
     """The operator's `actions_file` schemas with the client's added as constraints (issue 9 §3):
     a client schema for an operator tool appends its preconditions and effects to the operator's
-    (never replaces them); a schema for another tool is added as is."""
+    (never replaces them); a schema for another tool is added as is. Two client schemas for one
+    tool are ambiguous: 400 naming the second (issue 10)."""
+    seen: set[object] = set()
+    for k, schema in enumerate(client):
+        tool = schema.get("tool")
+        if tool in seen:
+            raise InvalidRequestError(
+                f"Invalid assurance field: expected one schema per tool in"
+                f" assurance.actions.schemas, got a second for {tool!r}",
+                param=f"assurance.actions.schemas[{k}].tool",
+                code="invalid_assurance_field",
+            )
+        seen.add(tool)
     merged: dict[object, dict[str, Any]] = {}
     for schema in (*operator, *client):
         tool = schema.get("tool")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from proxy.assurance.answer import scenario_inputs
+from proxy.assurance.answer import oracle_budget, scenario_inputs, with_deadline
 from proxy.assurance.client_policy import impose_client_policy
 from proxy.assurance.orchestrate import StabilityOutcome, run_stability
 from proxy.assurance.request import AssuranceRequest, parse_assurance_request
@@ -58,6 +58,7 @@ async def certification(
         client=client_config(config, client_name),
         policies=pipeline.certifier.extra_policies,
     )
+    areq = with_deadline(areq, config.assurance, asyncio.get_running_loop().time())
     pipeline.certifier.check_client_inputs(
         scenario_inputs(pipeline, areq, answer="", now=int(time.time()), calls=[])
     )
@@ -69,6 +70,7 @@ async def certification(
             evidence=areq.evidence,
             timeout_s=config.assurance.oracle_timeout_s,
             inline=config.assurance.inline_embeddings,
+            budget=oracle_budget(pipeline, areq),
         )
     )
     try:

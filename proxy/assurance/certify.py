@@ -31,11 +31,11 @@ certifies from the request's counters with `stored=False`.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import secrets
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -51,6 +51,7 @@ from certifiers.types import Bundle, Policy
 from certifiers.verdict import verdict_name
 from certifiers.verify import CheckResult, check_bundle
 from proxy.assurance.citations import claims_field
+from proxy.assurance.executors import run_in
 from proxy.assurance.headers import CardSummary
 from proxy.assurance.scenario import (
     ActionInputs,
@@ -111,6 +112,7 @@ class Certifier:
         signing_key: SigningKey | None,
         session_ttl_s: int = 86400,
         on_self_check_failure: Callable[[], None] = lambda: None,
+        pool: Executor | None = None,
     ) -> None:
         self.store = store
         self.extra_policies = extra_policies
@@ -119,6 +121,8 @@ class Certifier:
         self.sessions = SessionLocks()
         self.on_self_check_failure = on_self_check_failure
         self.trusted_keys = (signing_key.public_key,) if signing_key is not None else None
+        # the bounded certification pool (`proxy.assurance.executors`); None: asyncio's default
+        self.pool = pool
 
     def check_client_inputs(self, inputs: ScenarioInputs) -> None:
         """Decode a scenario holding only the client's inputs; a bad one is a 400 naming the field.
@@ -144,10 +148,10 @@ class Certifier:
     async def certify_call(
         self, inputs: ScenarioInputs, session: str | None, *, mode: str
     ) -> CertifiedCall:
-        """Certify (in a worker thread), sign, store; chain the session's action counters."""
+        """Certify (in the certification pool), sign, store; chain the session's action counters."""
         store_ok = True
         if session is None or inputs.actions is None:
-            bundle, bundle_bytes = await asyncio.to_thread(self._certify_checked, inputs, mode)
+            bundle, bundle_bytes = await run_in(self.pool, self._certify_checked, inputs, mode)
         else:
             # one call of a session at a time here; the store's compare-and-swap across replicas
             async with self.sessions.locked(session):
@@ -200,10 +204,10 @@ class Certifier:
                 if mode == "enforce":
                     raise _unavailable(session, exc) from exc
                 log.error("session_store_failed", session=session, error=str(exc))
-                bundle, bundle_bytes = await asyncio.to_thread(self._certify_checked, inputs, mode)
+                bundle, bundle_bytes = await run_in(self.pool, self._certify_checked, inputs, mode)
                 return bundle, bundle_bytes, False
-            bundle, bundle_bytes = await asyncio.to_thread(
-                self._certify_checked, self._chain_counters(inputs, state.counters), mode
+            bundle, bundle_bytes = await run_in(
+                self.pool, self._certify_checked, self._chain_counters(inputs, state.counters), mode
             )
             actions = bundle.certificates.actions
             emitted = mode == "enforce" and bundle.policy_decision.decision != "reject"

@@ -20,6 +20,7 @@ from oracles.factory import build_oracles
 from proxy.assurance.actions_file import load_default_actions
 from proxy.assurance.certify import Certifier
 from proxy.assurance.chat_clients import chat_clients, embeddings_clients
+from proxy.assurance.executors import CPUPools
 from proxy.assurance.handler import handle_assured_chat
 from proxy.assurance.messages_handler import handle_assured_messages
 from proxy.assurance.responses_handler import handle_assured_responses, handle_get_response
@@ -36,7 +37,7 @@ from proxy.server.state import (
     STATE,
 )
 from proxy.store import open_store
-from proxy.store.base import Store
+from proxy.store.base import Store, StoreError
 from proxy.store.maintenance import maintain
 
 
@@ -80,18 +81,24 @@ async def _pipeline_context(app: web.Application) -> AsyncIterator[None]:
     store: Store | None = None
     upkeep: asyncio.Task[None] | None = None
     try:
-        store = await open_store(config.store)
+        try:
+            store = await open_store(config.store)
+        except StoreError as exc:
+            # a start-up problem of the configuration: one line, exit 2 (`assurance serve`)
+            raise ConfigError(str(exc)) from exc
         signing_key = await _signing_key(config)
         try:
             policies = resolve_policies(config.policies)
         except PolicyError as exc:
             raise ConfigError(f"Invalid [policies] configuration: {exc}") from exc
+        pools = CPUPools.from_config(config.assurance)
         certifier = Certifier(
             store=store,
             extra_policies=policies,
             signing_key=signing_key,
             on_self_check_failure=state.metrics.count_self_check_failure,
             session_ttl_s=config.assurance.session_ttl_s,
+            pool=pools.certify,
         )
         app[PIPELINE].pipeline = Pipeline(
             config=config,
@@ -99,6 +106,7 @@ async def _pipeline_context(app: web.Application) -> AsyncIterator[None]:
             certifier=certifier,
             known_policies=frozenset(policies),
             default_actions=await asyncio.to_thread(load_default_actions, config),
+            pools=pools,
         )
         upkeep = asyncio.create_task(
             maintain(
@@ -110,6 +118,9 @@ async def _pipeline_context(app: web.Application) -> AsyncIterator[None]:
         )
         yield
     finally:
+        pipeline = app[PIPELINE].pipeline
+        if pipeline is not None:
+            pipeline.pools.shutdown()
         app[PIPELINE].pipeline = None
         if upkeep is not None:
             upkeep.cancel()

@@ -6,15 +6,19 @@ starts it before the upstream answers; `run_grounding` (decompose the answer, th
 NLI round over all claims and chunks) starts when the answer is known. The critical path is
 therefore upstream answer -> decomposition -> one NLI round, whatever the number of claims.
 
-Every oracle exception, and a call running past `[assurance] oracle_timeout_s`, becomes an
-`OracleFailure` naming the oracle: the pipeline fails closed (abstain card), never with a 500. If
+Every oracle exception, and a call running past `[assurance] oracle_timeout_s` or past the call's
+end-to-end `deadline` (`[assurance] deadline_s`, or the client's shorter `assurance.deadline_s`),
+becomes an `OracleFailure` naming the oracle: the pipeline fails closed (abstain card), never with
+a 500. Failure reasons are fixed texts plus the oracle's own `reason` (which adapters keep free of
+upstream/TEI response bodies and evidence text); an adapter crash reports only its type. If
 the decomposer's claims do not cover the answer's content tokens (the reconstruction check, SPEC
 5.1), the deterministic sentence decomposer is tried instead. Nothing here judges a claim or decides
 emission.
 
 The built-in local adapters (`sentences` decomposer, `lexical` NLI, `rules` paraphraser) are
 synchronous code behind an `async def`: `_guarded` runs them on a fresh event loop in a worker
-thread, so the proxy's loop keeps serving (`/healthz`, other requests) and the timeout fires on
+thread of the proxy's bounded oracle pool (`proxy.assurance.executors`), so the proxy's loop keeps
+serving (`/healthz`, other requests) and the timeout fires on
 time. Python cannot stop a thread: after a timeout the worker finishes its computation in the
 background and its result is discarded. Network adapters (TEI, LLM) and the model adapters (which
 already use a thread) run on the proxy's loop, where their sessions live.
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Literal, Protocol, TypeVar
 
@@ -37,6 +42,7 @@ from oracles.errors import OracleError
 from oracles.paraphrasers import with_declared
 from oracles.protocols import Decomposer, Embedder, NLIJudge, Paraphraser
 from oracles.types import Decomposition, NLIJudgments
+from proxy.assurance.executors import run_in
 from proxy.assurance.request import EvidenceChunk, PerturbationsField
 from proxy.assurance.scenario import OracleFailure, Stability, embedding_section, embedding_texts
 
@@ -96,26 +102,50 @@ def _run_on_own_loop(call: Callable[[], Awaitable[T]]) -> T:
     return asyncio.run(main())
 
 
-async def _guarded(
-    role: str, adapter: str, timeout_s: float, call: Callable[[], Awaitable[T]]
-) -> T:
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """Where an oracle call may run and for how long: the per-call timeout, the call's end-to-end
+    deadline (event-loop time, None for none) and the pool for local adapters."""
+
+    timeout_s: float
+    deadline: float | None = None
+    pool: Executor | None = None
+
+    def limit(self) -> tuple[float, bool]:
+        """(seconds this call may take, whether the deadline rather than the timeout binds)."""
+        if self.deadline is None:
+            return self.timeout_s, False
+        left = self.deadline - asyncio.get_running_loop().time()
+        return (left, True) if left < self.timeout_s else (self.timeout_s, False)
+
+
+async def _guarded(role: str, adapter: str, budget: Budget, call: Callable[[], Awaitable[T]]) -> T:
     """Run one oracle call; any failure raises `_OracleFailedError` with an `OracleFailure`.
 
-    A local (CPU-bound) adapter runs on its own loop in a worker thread, so `timeout_s` bounds
+    A local (CPU-bound) adapter runs on its own loop in a worker thread, so the limit bounds
     the wait even though the computation itself cannot be interrupted.
     """
+    limit_s, by_deadline = budget.limit()
     try:
-        async with asyncio.timeout(timeout_s):
+        if limit_s <= 0:
+            raise TimeoutError
+        async with asyncio.timeout(limit_s):
             if f"{role}:{adapter}" in LOCAL_ADAPTERS:
-                return await asyncio.to_thread(_run_on_own_loop, call)
+                return await run_in(budget.pool, _run_on_own_loop, call)
             return await call()
     except TimeoutError:
-        failure = OracleFailure(f"{role}:{adapter}", f"no answer within {timeout_s} s")
+        reason = (
+            "the call's assurance deadline ([assurance] deadline_s / assurance.deadline_s) passed"
+            if by_deadline
+            else f"no answer within {budget.timeout_s} s"
+        )
+        failure = OracleFailure(f"{role}:{adapter}", reason)
     except OracleError as exc:
         failure = OracleFailure(exc.oracle, exc.reason)
     except Exception as exc:  # an adapter bug must still fail closed, never a 500
         log.error("oracle_crashed", oracle=role, adapter=adapter, error=type(exc).__name__)
-        failure = OracleFailure(f"{role}:{adapter}", f"{type(exc).__name__}: {exc}")
+        # the type only: an exception's text may quote the evidence or a provider's answer
+        failure = OracleFailure(f"{role}:{adapter}", f"the adapter crashed ({type(exc).__name__})")
     raise _OracleFailedError(failure)
 
 
@@ -135,24 +165,26 @@ async def run_grounding(
     evidence: Sequence[EvidenceChunk],
     max_claims: int,
     timeout_s: float,
+    budget: Budget | None = None,
 ) -> Grounding:
     """Decompose `answer`, then judge every claim against the evidence in one NLI round."""
+    limits = budget or Budget(timeout_s=timeout_s)
     decomposer = oracles.decomposer
     try:
         decomposition = await _guarded(
             "decomposer",
             decomposer.adapter,
-            timeout_s,
+            limits,
             lambda: decomposer.decompose(answer, query=query),
         )
         fallback = oracles.fallback_decomposer
         # tokenizing the whole answer is CPU work: off the loop, like the local adapters
-        covered = await asyncio.to_thread(covers_answer, answer, decomposition)
+        covered = await run_in(limits.pool, covers_answer, answer, decomposition)
         if not covered and decomposer.adapter != fallback.adapter:
             decomposition = await _guarded(
                 "decomposer",
                 fallback.adapter,
-                timeout_s,
+                limits,
                 lambda: fallback.decompose(answer, query=query),
             )
     except _OracleFailedError as failed:
@@ -170,7 +202,7 @@ async def run_grounding(
     texts = [chunk.text for chunk in evidence]
     try:
         nli = await _guarded(
-            "nli", judge.adapter, timeout_s, lambda: judge.judge(claims, texts, query=query)
+            "nli", judge.adapter, limits, lambda: judge.judge(claims, texts, query=query)
         )
     except _OracleFailedError as failed:
         return Grounding(decomposition=decomposition, nli=None, failures=(failed.failure,))
@@ -185,12 +217,14 @@ async def run_stability(
     evidence: Sequence[EvidenceChunk],
     timeout_s: float,
     inline: Literal["auto", "always"] = "auto",
+    budget: Budget | None = None,
 ) -> StabilityOutcome:
     """Variant families of the query (client's first), then one embedding batch; None if off.
 
     The batch crosses the boundary here, early (`decode_embedding`); `inline` is the section's
     `[assurance] inline_embeddings`. Vectors the core rejects are an embedder failure.
     """
+    limits = budget or Budget(timeout_s=timeout_s)
     embedder = oracles.embedder
     if embedder is None or query is None:
         return StabilityOutcome(stability=None, failures=())
@@ -200,7 +234,7 @@ async def run_stability(
         paraphrases = await _guarded(
             "paraphraser",
             paraphraser.adapter,
-            timeout_s,
+            limits,
             lambda: with_declared(
                 paraphraser,
                 query,
@@ -210,7 +244,7 @@ async def run_stability(
         )
         texts = embedding_texts(query, paraphrases.invariant, paraphrases.significant, evidence)
         embeddings = await _guarded(
-            "embedder", embedder.adapter, timeout_s, lambda: embedder.embed(texts)
+            "embedder", embedder.adapter, limits, lambda: embedder.embed(texts)
         )
     except _OracleFailedError as failed:
         return StabilityOutcome(stability=None, failures=(failed.failure,))
@@ -224,7 +258,7 @@ async def run_stability(
     try:
         # decoding ~(variants + chunks) x dim numbers is CPU work: do it now, in a thread, while
         # the upstream is still answering, not after the NLI round
-        embedding = await asyncio.to_thread(decode_embedding, msgspec.json.encode(section))
+        embedding = await run_in(limits.pool, decode_embedding, msgspec.json.encode(section))
     except ScenarioError as exc:
         failure = OracleFailure(f"embedder:{embedder.adapter}", f"unusable vectors: {exc}")
         return StabilityOutcome(stability=None, failures=(failure,))

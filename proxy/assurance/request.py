@@ -59,6 +59,8 @@ class AssuranceField(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     claim_dependencies: dict[str, list[str | int]] | None = None
     #: "inline": enforce appends `[id]` citation markers after each emitted claim (issue 14)
     citations: Literal["inline", "none"] = "none"
+    # the client's end-to-end deadline for this call's oracles; may only shorten the configured one
+    deadline_s: float | None = None
 
 
 class AssuranceRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -71,6 +73,8 @@ class AssuranceRequest(msgspec.Struct, frozen=True, kw_only=True):
     evidence: tuple[EvidenceChunk, ...]
     query: str | None
     stream: bool
+    # end-to-end oracle deadline of this call in event-loop time (set by the handler on arrival)
+    deadline_at: float | None = None
 
 
 _AT = re.compile(r" - at `\$(?P<path>[^`]*)`$")
@@ -110,7 +114,19 @@ def parse_assurance_request(
             param="n",
             code="unsupported_n",
         )
+    options = parsed.get("stream_options")
+    if options is not None and not isinstance(options, dict):
+        raise InvalidRequestError(
+            f"Expected stream_options to be an object, got {type(options).__name__}",
+            param="stream_options",
+        )
     field = _decode_field(chat.assurance)
+    if field.deadline_s is not None and not 0 < field.deadline_s < float("inf"):
+        raise InvalidRequestError(
+            f"Expected assurance.deadline_s to be a number of seconds > 0, got {field.deadline_s}",
+            param="assurance.deadline_s",
+            code="invalid_assurance_field",
+        )
     messages = parsed.get("messages")
     if not isinstance(messages, list):
         raise InvalidRequestError(

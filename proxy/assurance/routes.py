@@ -8,9 +8,12 @@ Content-Security-Policy that loads nothing.
 `POST /v1/assurance/verify` runs `certifiers.verify.check_bundle` on the posted bytes (pinned to
 the proxy's own signing key when one is configured) and answers
 `{"valid": bool, "errors": [...], "notes": [...]}` (notes: data taken as recorded rather than
-re-derived; 200 either way: an invalid bundle is an answer, not an error). The check runs in a
-worker thread so a large bundle does not stall the event loop. This module does not certify or
-store anything.
+re-derived; 200 either way: an invalid bundle is an answer, not an error). The check runs in the
+verify pool of `proxy.assurance.executors` (`[assurance] verify_workers` threads, never the
+certification pool), under its own limits: bodies up to `[assurance] max_verify_body_bytes` (413
+past it) and at most `[assurance] max_concurrent_verify` checks at once (429 past it), so one
+adversarial bundle (seconds of CPU) cannot queue up behind it the work certification needs. This
+module does not certify or store anything.
 """
 
 from __future__ import annotations
@@ -25,10 +28,11 @@ from aiohttp import web
 
 from certifiers.verify import check_bundle
 from proxy.assurance.certify import StoreUnavailableError
-from proxy.server.errors import NotFoundError
+from proxy.assurance.executors import run_in
+from proxy.assurance.slot import PIPELINE
+from proxy.server.errors import NotFoundError, TooManyRequestsError
 from proxy.server.handlers import read_body
 from proxy.server.responses import json_response
-from proxy.server.state import STATE
 from proxy.store.base import Store, StoreError
 from proxy.store.maintenance import SECONDS_PER_DAY, retention_cutoff
 from proxy.viewer.page import card_page
@@ -122,12 +126,26 @@ def make_verify_handler(
     trusted_keys_of: Callable[[web.Request], tuple[bytes, ...] | None],
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """`POST /v1/assurance/verify`, pinned to `trusted_keys_of(request)` (the proxy's own key
-    when it signs: a stripped or foreign signature is then `valid: false`)."""
+    when it signs: a stripped or foreign signature is then `valid: false`), within the verify
+    limits: body size, concurrency, and the verify pool."""
 
     async def handle_verify(request: web.Request) -> web.StreamResponse:
-        body = await read_body(request, request.app[STATE].config.server.max_body_bytes)
-        keys = trusted_keys_of(request)
-        result = await asyncio.to_thread(check_bundle, body, trusted_keys=keys)
+        slot = request.app[PIPELINE]
+        pipeline = slot.require()
+        config = pipeline.config.assurance
+        if slot.verifying >= config.max_concurrent_verify:
+            raise TooManyRequestsError(
+                f"Expected at most {config.max_concurrent_verify} concurrent bundle verifications"
+                " ([assurance] max_concurrent_verify), got more; retry later",
+                code="too_many_verify_requests",
+            )
+        slot.verifying += 1
+        try:
+            body = await read_body(request, config.max_verify_body_bytes)
+            keys = trusted_keys_of(request)
+            result = await run_in(pipeline.pools.verify, check_bundle, body, trusted_keys=keys)
+        finally:
+            slot.verifying -= 1
         return json_response(
             {"valid": result.ok, "errors": list(result.failures), "notes": list(result.notes)}
         )

@@ -2,7 +2,8 @@
 
 Only the `[DONE]` sentinel is held back; when the upstream finishes, the accumulated answer is
 certified and `{"choices": [], "assurance": {...}}` goes out before `[DONE]`. Nothing may break the
-stream once its headers left: any failure becomes an `assurance.error` in the trailer.
+stream once its headers left: any failure becomes an `assurance.error` in the trailer, a malformed
+upstream chunk an abstain card naming it, and the trailer is always an event of its own.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ async def shadow_stream(
             await response.write(rest)
     except ProxyError as exc:
         # the upstream failed midway: there is no complete answer to certify
-        await response.write(sse_error_event(exc))
+        await response.write(tee.separator() + sse_error_event(exc))
         await response.write_eof()
         return response
     finally:
@@ -87,6 +88,8 @@ async def _shadow_assurance(
     naming why.
     """
     failures: list[OracleFailure] = []
+    if tee.fault is not None:
+        failures.append(OracleFailure("upstream", f"malformed stream: {tee.fault}"))
     if not tee.complete:
         failures.append(
             OracleFailure("upstream", "the stream ended without a finish_reason and [DONE]")

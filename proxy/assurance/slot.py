@@ -15,6 +15,7 @@ from aiohttp import web
 from oracles.factory import OracleSet
 from proxy.assurance.actions_file import DefaultActions
 from proxy.assurance.certify import Certifier
+from proxy.assurance.executors import CPUPools
 from proxy.config import Config
 from proxy.server.errors import ProxyError
 
@@ -35,12 +36,15 @@ class Pipeline:
     certifier: Certifier
     known_policies: frozenset[str]
     default_actions: DefaultActions
+    pools: CPUPools
 
 
 @dataclass(slots=True)
 class PipelineSlot:
     pipeline: Pipeline | None = None
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    # POST /v1/assurance/verify calls running now (bounded by [assurance] max_concurrent_verify)
+    verifying: int = 0
 
     def require(self) -> Pipeline:
         if self.pipeline is None:

@@ -4,7 +4,11 @@ answer.
 `StreamTee` reads the upstream's OpenAI SSE bytes as they pass through to the client (shadow mode)
 and accumulates the message: content, tool calls and a legacy `function_call` (arguments joined
 across deltas), finish reason, usage; it records whether the stream ended properly (`complete`),
-whether another choice index appeared, and whether the text exceeded `max_answer_bytes`.
+whether another choice index appeared, and whether the text exceeded `max_answer_bytes`. A chunk
+that is not JSON or has ill-typed fields (`proxy.assurance.chunk_check`) is relayed but not
+accumulated: the tee records the first such `fault` (for an abstain card) and never raises. Whatever
+the upstream's framing, `separator()` says what must precede an event the proxy adds (trailer,
+error), so it is never glued to an unterminated upstream line.
 `completion_chunks` turns a finished ChatCompletion (enforce mode, after certification) into chunk
 events: a role chunk, the content in several pieces, the tool calls, a finish chunk, then the usage
 chunk when `stream_options.include_usage` asked for it; the last chunk before `[DONE]` carries
@@ -16,6 +20,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from typing import Any
+
+from proxy.assurance.chunk_check import chunk_fault
 
 DONE_EVENT = b"data: [DONE]\n\n"
 CONTENT_PIECE_CHARS = 48
@@ -52,6 +58,11 @@ class StreamTee:
         self.usage: dict[str, Any] | None = None
         self._tool_calls: dict[int, dict[str, Any]] = {}
         self._function_call: dict[str, str] | None = None
+        # the first malformed event (fixed text naming the field, no upstream values)
+        self.fault: str | None = None
+        self._events = 0
+        # the last bytes relayed, to frame whatever the proxy appends as an event of its own
+        self._tail = b""
 
     @property
     def complete(self) -> bool:
@@ -83,14 +94,43 @@ class StreamTee:
             self._overflowed()
         # a separator may straddle two feeds: rescan the last 3 bytes next time
         self._scan = max(0, len(self._buffer) - 3)
-        return b"".join(forward)
+        return self._relayed(b"".join(forward))
 
     def flush(self) -> bytes:
-        """At the end of the upstream stream: the unterminated remainder, if any, to forward."""
+        """At the end of the upstream stream: the unterminated remainder, if any, to forward.
+
+        A remainder that parses is relayed with its missing blank line added (so the client
+        dispatches what was certified); one that does not (a cut-off event) is dropped, as an SSE
+        client discards an unterminated event, and recorded as the stream's fault.
+        """
         rest = bytes(self._buffer)
         self._buffer.clear()
         self._scan = 0
-        return rest if rest.strip() and self._event(rest) else b""
+        if not rest.strip():
+            return b""
+        had_fault = self.fault is not None
+        keep = self._event(rest)
+        if self.fault is not None and not had_fault:
+            self.fault = f"the stream ended inside an unterminated event ({self.fault})"
+            return b""
+        if not keep:
+            return b""
+        return self._relayed(rest + (b"\n" if rest.endswith(b"\n") else b"\n\n"))
+
+    def _relayed(self, data: bytes) -> bytes:
+        if data:
+            self._tail = (self._tail + data)[-4:]
+        return data
+
+    def separator(self) -> bytes:
+        """The line ends needed before a new event, given the last bytes relayed."""
+        if not self._tail or self._tail.endswith((b"\n\n", b"\r\n\r\n", b"\r\r")):
+            return b""
+        return b"\n" if self._tail.endswith((b"\n", b"\r")) else b"\n\n"
+
+    def _faulted(self, reason: str) -> None:
+        if self.fault is None:
+            self.fault = f"event {self._events}: {reason}"
 
     def _overflowed(self) -> None:
         self.overflow = True
@@ -106,6 +146,7 @@ class StreamTee:
 
     def _event(self, event: bytes) -> bool:
         # one SSE event (its lines and terminator); False for the `[DONE]` sentinel
+        self._events += 1
         keep = True
         for line in event.splitlines():
             stripped = line.strip()
@@ -122,10 +163,18 @@ class StreamTee:
         payload = line[len(b"data:") :].strip()
         try:
             chunk = json.loads(payload)
-        except ValueError:
+        except (ValueError, RecursionError):
+            self._faulted("data is not JSON")
             return
-        if isinstance(chunk, dict):
+        fault = chunk_fault(chunk)
+        if fault is not None:
+            self._faulted(fault)
+            return
+        try:
             self._chunk(chunk)
+        except (TypeError, ValueError, AttributeError, KeyError) as exc:
+            # a shape chunk_check lets through but the accumulation cannot use: never raise
+            self._faulted(f"unusable chunk ({type(exc).__name__})")
 
     def _chunk(self, chunk: dict[str, Any]) -> None:
         self.id = chunk.get("id", self.id)
@@ -197,8 +246,9 @@ class StreamTee:
         return completion
 
     def trailer_chunk(self, assurance: dict[str, Any]) -> bytes:
-        """Shadow mode's extra chunk: `"choices": []` and the `"assurance"` object."""
-        return sse_event(
+        """Shadow mode's extra chunk: `"choices": []` and the `"assurance"` object, framed as an
+        event of its own whatever the upstream's last bytes were."""
+        return self.separator() + sse_event(
             {
                 "id": self.id or "",
                 "object": "chat.completion.chunk",

@@ -4,7 +4,9 @@ Only the fields the proxy acts on are decoded (`model`, `messages`, `stream`); t
 is left as the client sent it. The `assurance` field is removed before forwarding in every mode
 (SPEC 3.2): when it is absent the forwarded bytes are the client's bytes, untouched. The full
 decoded body is only built on demand (`parsed`). This module does not validate the contents of
-`assurance` (the pipeline does).
+`assurance` (the pipeline does). Decoding failures and nesting past
+`proxy.server.json_body.MAX_JSON_DEPTH` are 400s naming the field (`proxy.server.json_body`);
+the field is found however its name is spelled (`"assur\\u0061nce"` too).
 """
 
 from __future__ import annotations
@@ -16,9 +18,17 @@ from typing import Any
 import msgspec
 
 from proxy.server.errors import InvalidRequestError
+from proxy.server.json_body import (
+    check_depth,
+    decode_error,
+    decode_object,
+    key_pattern,
+    may_contain_key,
+)
 
 ASSURANCE_FIELD = "assurance"
-_ASSURANCE_MARKER = b'"assurance"'
+# the field's name as JSON spells it, escapes included: bodies without a match keep the fast path
+_ASSURANCE_KEY = key_pattern(ASSURANCE_FIELD)
 _PATH = re.compile(r"at `\$\.?([^`]*)`")
 _MISSING = re.compile(r"missing required field `([^`]*)`")
 
@@ -40,8 +50,8 @@ class LazyJSONObject(Mapping[str, Any]):
 
     def _decoded(self) -> dict[str, Any]:
         if self._data is None:
-            decoded: dict[str, Any] = msgspec.json.decode(self._raw, type=dict[str, Any])
-            self._data = decoded
+            # a failure is a 400 naming the field (the envelope decode skips most of the body)
+            self._data = decode_object(self._raw)
         return self._data
 
     def __getitem__(self, key: str) -> Any:
@@ -70,20 +80,21 @@ class ChatRequest(msgspec.Struct, frozen=True, kw_only=True):
 
 def parse_chat_request(body: bytes) -> ChatRequest:
     """Check `body` and prepare it for forwarding; `InvalidRequestError` (400) names the param."""
+    check_depth(body)
     try:
         envelope = msgspec.json.decode(body, type=_ChatEnvelope)
     except msgspec.ValidationError as exc:
+        if str(exc).startswith("Number out of range"):
+            raise decode_error(body, exc) from exc
         raise _invalid(str(exc)) from exc
-    except msgspec.DecodeError as exc:
-        raise InvalidRequestError(
-            f"We could not parse the JSON body of your request: {exc}", code="invalid_json"
-        ) from exc
+    except (msgspec.DecodeError, RecursionError) as exc:
+        raise decode_error(body, exc) from exc
     stream = bool(envelope.stream)
-    if _ASSURANCE_MARKER not in body:
+    if not may_contain_key(body, _ASSURANCE_KEY):
         return ChatRequest(
             model=envelope.model, stream=stream, forward_body=body, parsed=LazyJSONObject(body)
         )
-    decoded: dict[str, Any] = msgspec.json.decode(body, type=dict[str, Any])
+    decoded = decode_object(body)
     if ASSURANCE_FIELD not in decoded:
         # the marker occurred inside a string value; nothing to strip
         return ChatRequest(

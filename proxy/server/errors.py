@@ -81,6 +81,14 @@ class BodyTooLargeError(ProxyError):
     code = "request_too_large"
 
 
+class RequestTimeoutError(ProxyError):
+    """The request body did not arrive within `server.body_read_timeout_s`."""
+
+    status = 408
+    error_type = "invalid_request_error"
+    code = "request_timeout"
+
+
 class TooManyRequestsError(ProxyError):
     """More concurrent requests than `server.max_concurrency`; answered with `Retry-After`."""
 
@@ -88,8 +96,8 @@ class TooManyRequestsError(ProxyError):
     error_type = "rate_limit_error"
     code = "too_many_concurrent_requests"
 
-    def __init__(self, message: str, *, retry_after_s: int = 1) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, retry_after_s: int = 1, code: str | None = None) -> None:
+        super().__init__(message, code=code)
         self.retry_after_s = retry_after_s
 
 
@@ -99,6 +107,15 @@ class AssuranceUnavailableError(ProxyError):
     status = 501
     error_type = "invalid_request_error"
     code = "assurance_mode_unavailable"
+
+
+class ShuttingDownError(ProxyError):
+    """The proxy is draining for shutdown: new requests are refused, and streams still open when
+    the grace period ends are closed with this error as their last event."""
+
+    status = 503
+    error_type = "server_error"
+    code = "shutting_down"
 
 
 class HTTPProtocolError(ProxyError):

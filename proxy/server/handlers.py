@@ -25,9 +25,11 @@ from proxy.server.errors import (
     AssuranceUnavailableError,
     BodyTooLargeError,
     InvalidRequestError,
+    RequestTimeoutError,
     UpstreamConnectError,
     UpstreamHTTPError,
 )
+from proxy.server.json_body import check_depth, decode_error
 from proxy.server.responses import json_response, relay_stream
 from proxy.server.state import (
     ASSURANCE_MODES,
@@ -71,7 +73,31 @@ async def read_body(request: web.Request, max_bytes: int) -> bytes:
             f"Expected a request body of at most {max_bytes} bytes, got {declared} bytes"
         )
     # the app's client_max_size (= max_bytes) stops an oversized chunked body mid-read
-    return await request.read()
+    timeout_s = request.app[STATE].config.server.body_read_timeout_s
+    try:
+        async with asyncio.timeout(timeout_s):
+            body = await request.read()
+    except TimeoutError as exc:
+        # a slow client, or a body whose decoding stalled: never hold a slot forever
+        raise RequestTimeoutError(
+            f"Expected the request body within {timeout_s} s (server.body_read_timeout_s),"
+            " got it slower"
+        ) from exc
+    except web.RequestPayloadError as exc:
+        # a body that does not decode under its Content-Encoding (gzip/deflate/br garbage)
+        encoding = request.headers.get("Content-Encoding")
+        raise InvalidRequestError(
+            f"Expected a request body encoded as its Content-Encoding ({encoding or 'none'})"
+            " says, got one that does not decode",
+            param="Content-Encoding",
+            code="invalid_content_encoding",
+        ) from exc
+    if len(body) > max_bytes:
+        # a route with a limit below client_max_size (verify) and a chunked or compressed body
+        raise BodyTooLargeError(
+            f"Expected a request body of at most {max_bytes} bytes, got {len(body)} bytes"
+        )
+    return body
 
 
 def call_mode(request: web.Request) -> AssuranceMode:
@@ -130,14 +156,15 @@ async def handle_embeddings(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     info = request[REQUEST_INFO]
     body = await read_body(request, state.config.server.max_body_bytes)
+    check_depth(body)
     try:
         model = msgspec.json.decode(body, type=_ModelField).model
     except msgspec.ValidationError as exc:
+        if str(exc).startswith("Number out of range"):
+            raise decode_error(body, exc) from exc
         raise InvalidRequestError(f"Invalid embeddings request: {exc}", param="model") from exc
-    except msgspec.DecodeError as exc:
-        raise InvalidRequestError(
-            f"We could not parse the JSON body of your request: {exc}", code="invalid_json"
-        ) from exc
+    except (msgspec.DecodeError, RecursionError) as exc:
+        raise decode_error(body, exc) from exc
     info.model = model
     upstream = state.router.resolve(model)
     info.upstream = upstream.name
@@ -193,6 +220,8 @@ async def handle_readyz(request: web.Request) -> web.StreamResponse:
     """`GET /readyz`: upstream clients are open and every extra readiness check passes."""
     state = request.app[STATE]
     checks = request.app[READINESS_CHECKS]
+    if state.stopping or state.draining:
+        return json_response({"status": "draining"}, status=503)
     if state.ready and all(check() for check in checks):
         return json_response({"status": "ready", "upstreams": [u.name for u in state.upstreams]})
     return json_response({"status": "starting"}, status=503)

@@ -9,6 +9,7 @@ with the `AssuredChat` signature (the pipeline installs it through
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -40,6 +41,8 @@ class RequestInfo:
     stream: bool | None = None
     #: the authenticated client's name (None with proxy auth off)
     client: str | None = None
+    # the response once its headers were sent (streams): errors then end it, never replace it
+    response: web.StreamResponse | None = None
 
 
 @dataclass(slots=True)
@@ -53,6 +56,15 @@ class ProxyState:
     upstreams: list[Upstream] = field(default_factory=list)
     in_flight: int = 0
     ready: bool = False
+    # set the moment a stop signal arrives: /readyz answers 503 (requests are still accepted for
+    # `server.drain_s`, so load balancers move away first)
+    stopping: bool = False
+    # set once `server.drain_s` is over: new requests get 503, in-flight ones get the grace period
+    draining: bool = False
+    # set when the grace period is over and the remaining handlers are being cancelled
+    closing: bool = False
+    # the handler tasks of the requests in flight (what shutdown drains, then cancels)
+    tasks: set[asyncio.Task[object]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.metrics = Metrics(in_flight=self._in_flight)

@@ -4,11 +4,11 @@ benchmarks.
 `FakeOpenAIServer` binds 127.0.0.1 on port 0 and serves `/v1/chat/completions`, `/v1/embeddings` and
 `/v1/models`, plus the rest of the API from `tests.fakes.openai_routes` (files, audio, stored
 completions, batches, Responses). Replies are taken in order from a script (`JsonReply`,
-`StreamReply`, `DropReply`, `EventsReply`); with an empty script it answers a default completion
-(or stream, when the request asks for one, honouring `stream_options.include_usage`). Every
-request is recorded (path with query, headers, body). It counts requests the proxy abandoned
-(cancelled while the fake was waiting, or a stream whose reader went away). It is not a model and
-ignores the prompt.
+`StreamReply`, `DropReply`, `EventsReply`, and for misbehaving upstreams `RawStreamReply`: arbitrary
+bytes, in pieces, with any framing); with an empty script it answers a default completion (or
+stream, when the request asks for one, honouring `stream_options.include_usage`). Every request is
+recorded (path with query, headers, body). It counts requests the proxy abandoned (cancelled while
+the fake was waiting, or a stream whose reader went away). It is not a model and ignores the prompt.
 """
 
 from __future__ import annotations
@@ -69,7 +69,26 @@ class DropReply:
     """Close the connection without answering."""
 
 
-Reply = JsonReply | StreamReply | DropReply | EventsReply
+@dataclass(frozen=True)
+class RawStreamReply:
+    """Stream `parts` verbatim (no SSE framing added, no `[DONE]`), `delay_s` apart; `drop` aborts
+    the connection after the last part instead of ending the body."""
+
+    parts: Sequence[bytes]
+    delay_s: float = 0.0
+    content_type: str = "text/event-stream"
+    drop: bool = False
+
+
+Reply = JsonReply | StreamReply | DropReply | EventsReply | RawStreamReply
+
+
+def sse(*payloads: Any) -> list[bytes]:
+    """Each payload as one well-framed `data:` event (str payloads are sent as they are)."""
+    return [
+        b"data: " + (p.encode() if isinstance(p, str) else json.dumps(p).encode()) + b"\n\n"
+        for p in payloads
+    ]
 
 
 def chat_completion(
@@ -208,7 +227,15 @@ class FakeOpenAIServer:
         if self._script:
             reply = self._script.popleft()
         else:
-            body = recorded.json()
+            try:
+                body = recorded.json()
+            except ValueError:
+                body = None
+            if not isinstance(body, dict):
+                # as OpenAI does: a 400 in its error shape, not a crash
+                error = {"message": "We could not parse the JSON body of your request.",
+                         "type": "invalid_request_error", "param": None, "code": None}  # fmt: skip
+                return web.json_response({"error": error}, status=400)
             if body.get("stream"):
                 usage = bool((body.get("stream_options") or {}).get("include_usage"))
                 reply = StreamReply(stream_chunks(include_usage=usage))
@@ -256,6 +283,8 @@ class FakeOpenAIServer:
                     return await self._stream(request, reply)
                 case EventsReply():
                     return await send_events(request, reply)
+                case RawStreamReply():
+                    return await self._raw_stream(request, reply)
         except asyncio.CancelledError:
             self.abandoned += 1
             raise
@@ -265,6 +294,22 @@ class FakeOpenAIServer:
             request.transport.abort()
         # nothing reaches the proxy: the connection is already gone
         return web.Response(status=500)
+
+    async def _raw_stream(self, request: web.Request, reply: RawStreamReply) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": reply.content_type})
+        await response.prepare(request)
+        try:
+            for i, part in enumerate(reply.parts):
+                if i and reply.delay_s:
+                    await asyncio.sleep(reply.delay_s)
+                await response.write(part)
+            if reply.drop:
+                self._drop(request)
+                return response
+            await response.write_eof()
+        except ConnectionResetError:
+            self.abandoned += 1
+        return response
 
     async def _stream(self, request: web.Request, reply: StreamReply) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})

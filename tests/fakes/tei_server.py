@@ -6,9 +6,9 @@ ENTAILMENT when every hypothesis word occurs in the premise, CONTRADICTION when 
 `/embed` returns hash-derived vectors of dimension `dim`. Every call is recorded (route and JSON
 body), an injectable delay is slept per call, and the peak number of calls in flight is tracked so
 tests can assert that a request's batches ran in one concurrent round. `status` forces an error
-status. `GET /info` answers `{"model_id": model_id, "model_sha": model_sha, ...}` like TEI (404 when
-`model_id` is None). It is not a model: use it for wire format, batching, concurrency and failure
-handling only.
+status (`error_body` sets its body). `GET /info` answers `{"model_id": model_id, "model_sha":
+model_sha, ...}` like TEI (404 when `model_id` is None). It is not a model: use it for wire
+format, batching, concurrency and failure handling only.
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ class FakeTEIServer:
         predict_fn: PredictFn = default_predict,
         dim: int = 8,
         status: int = 200,
+        error_body: str | None = None,
         model_id: str | None = "fake/nli-model",
         model_sha: str | None = "0123abcd",
     ) -> None:
@@ -63,6 +64,9 @@ class FakeTEIServer:
         self.predict_fn = predict_fn
         self.dim = dim
         self.status = status
+        # the body of a forced failure; "{inputs}" is replaced by the request's inputs (as TEI
+        # echoes them in some errors), to check they never reach a card
+        self.error_body = error_body
         self.model_id = model_id
         self.model_sha = model_sha
         self.calls: list[tuple[str, dict[str, Any]]] = []
@@ -90,6 +94,9 @@ class FakeTEIServer:
                 await asyncio.sleep(self.delay_s)
         finally:
             self.in_flight -= 1
+        if self.status != 200 and self.error_body is not None:
+            text = self.error_body.replace("{inputs}", repr(body.get("inputs")))
+            return web.Response(text=text, status=self.status, content_type="application/json")
         if self.status != 200:
             return web.json_response(
                 {"error": "forced failure", "error_type": "backend"}, status=self.status
