@@ -5,7 +5,8 @@ Every request gets an id (returned as `X-Request-Id`). Probe routes (`/healthz`,
 its status; aiohttp's own HTTP errors (unknown route, 405, body over `client_max_size`) are mapped
 to the same shape; anything unexpected becomes a 500 with a generic message and the traceback goes
 only to the log. One structlog line per request reports id, route, model, upstream, mode, status and
-latency, never headers, keys or message text. A client that disconnects is logged with status 499.
+latency, never headers, keys or message text. A client that disconnects is logged with status 499,
+unless the whole stream (`[DONE]` included) was already written: that one is a 200.
 The access line carries `request_id` explicitly; the assurance pipeline binds it in structlog's
 context vars for its own lines (kept off the mode-off hot path).
 """
@@ -76,7 +77,8 @@ def make_edge_middleware(state: ProxyState) -> Middleware:
             status = error.status
             return error_response(error)
         except (asyncio.CancelledError, ConnectionResetError):
-            status = CLIENT_CLOSED
+            # a client that hangs up once the whole stream was written got its answer
+            status = 200 if info.stream_done else CLIENT_CLOSED
             raise
         except Exception as exc:
             log.exception(

@@ -38,6 +38,8 @@ class RequestInfo:
     upstream: str | None = None
     mode: str | None = None
     stream: bool | None = None
+    # the stream's last event was written: a hang-up after it is not a client abort (499)
+    stream_done: bool = False
 
 
 @dataclass(slots=True)
