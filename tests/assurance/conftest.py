@@ -36,11 +36,13 @@ async def assured_proxy(
     oracles: dict[str, dict[str, Any]] | None = None,
     assurance: dict[str, Any] | None = None,
     policies: dict[str, dict[str, Any]] | None = None,
+    upstream: dict[str, Any] | None = None,
 ) -> AsyncIterator[RunningProxy]:
     """The proxy with the assurance pipeline in front of `upstream_url` (plus `[policies]`)."""
     config = proxy_config(
         upstream_url,
         assurance=assurance,
+        upstream=upstream,
         extra={
             "oracles": {**DEFAULT_ORACLES, **(oracles or {})},
             "store": {"path": str(tmp_path / "store.sqlite3")},

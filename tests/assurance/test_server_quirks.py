@@ -101,9 +101,8 @@ async def test_a_function_call_copy_of_the_tool_call_is_gated_once(
     assert assurance["policy_decision"] == "accept"
     assert assurance["card"]["dropped_claims"] == []
     message = completion.choices[0].message
-    assert [(c.function.name, c.function.arguments) for c in message.tool_calls or []] == [
-        ("delete_file", ARGUMENTS)
-    ]
+    calls = [c.model_dump() for c in message.tool_calls or []]
+    assert [c["function"] for c in calls] == [{"name": "delete_file", "arguments": ARGUMENTS}]
     assert message.function_call is None  # emitted once, as the tool call the gate judged
     _, _, raw = await _post(proxy, _body(True, assurance={"actions": ACTIONS}), "shadow")
     assert _events(raw)[-2]["assurance"]["policy_decision"] == "accept"
