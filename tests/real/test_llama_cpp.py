@@ -6,7 +6,8 @@ and its tool-call ids embed it) and `"created"` (a clock). Requests are determin
 0, a fixed seed, and a llama.cpp `grammar` (or a forced tool call, whose arguments a JSON-schema
 grammar with an `enum` fixes) where the answer's text matters. Shadow and enforce are checked
 streaming with and without tool calls, with `stream_options`, and a client that hangs up must stop
-the generation. Answers are kept short (`max_tokens`) so the tier stays within CI's time.
+the generation, and one that hangs up right after `[DONE]` is a 200. Answers are kept short
+(`max_tokens`) so the tier stays within CI's time.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletionNamedToolChoiceParam, ChatCompletionToolParam
 
 from tests.assurance.clinical import DELETE_SCHEMA
-from tests.harness import RunningProxy
+from tests.harness import LogCapture, RunningProxy
 from tests.real.conftest import skip_reason
 from tests.real.llama_server import MODEL_ALIAS, SEED, LlamaServer
 
@@ -50,6 +51,7 @@ FORCE_DELETE: ChatCompletionNamedToolChoiceParam = {
     "type": "function",
     "function": {"name": "delete_file"},
 }
+STREAMS = 5
 ACTIONS = {"schemas": [DELETE_SCHEMA], "state": {"counters": {"deletes": 0}}}
 # every `"id"` and `"created"` differs between two calls; nothing else may
 _VARYING = (
@@ -275,3 +277,27 @@ async def test_a_client_that_hangs_up_stops_the_generation(
     status, _, quick = await _post(proxy.base_url, _body(max_tokens=2), _mode(mode))
     assert status == 200, quick
     assert time.monotonic() - started < 30
+
+
+async def test_clients_that_hang_up_right_after_done_are_logged_200(
+    off_proxy: RunningProxy,
+) -> None:
+    """A reader that closes the connection as soon as it has `[DONE]` (as SDK streams may) got the
+    whole answer: each access line says 200, none 499."""
+    with LogCapture() as logs:
+        connector = aiohttp.TCPConnector(force_close=True)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            for _ in range(STREAMS):
+                resp = await session.post(
+                    f"{off_proxy.base_url}/chat/completions", json=_body(max_tokens=4, stream=True)
+                )
+                raw = b""
+                while b"data: [DONE]" not in raw:
+                    raw += await resp.content.readany()
+                resp.close()
+        for _ in range(600):  # the last access line follows the hang-up by a moment
+            if len(logs.events("request")) >= STREAMS:
+                break
+            await asyncio.sleep(0.05)
+        statuses = [line["status"] for line in logs.events("request")]
+    assert statuses == [200] * STREAMS
