@@ -39,6 +39,7 @@ async def assured_proxy(
     clients: list[dict[str, Any]] | None = None,
     server: dict[str, Any] | None = None,
     store: dict[str, Any] | None = None,
+    upstream: dict[str, Any] | None = None,
 ) -> AsyncIterator[RunningProxy]:
     """The proxy with the assurance pipeline in front of `upstream_url` (plus `[policies]`,
     `[[clients]]` and `[server]` keys).
@@ -49,6 +50,7 @@ async def assured_proxy(
         upstream_url,
         assurance=assurance,
         server=server,
+        upstream=upstream,
         extra={
             "oracles": {**DEFAULT_ORACLES, **(oracles or {})},
             "store": {"path": str(tmp_path / "store.sqlite3"), **(store or {})},
