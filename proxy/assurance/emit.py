@@ -5,7 +5,9 @@
 neither a string, null nor an array of text parts, malformed or duplicate tool calls. The text that
 is certified is the string content, or the `text` parts of an array joined with no separator. The
 proposed actions are every `tool_calls` entry plus a legacy `function_call` (gated as one more
-call), in order; the gate's decisions are applied by position.
+call), in order; the gate's decisions are applied by position. A `function_call` with the same name
+and arguments as a `tool_calls` entry (llama.cpp sends both for one call) is that call, gated once;
+enforce emits it once, as the tool call.
 
 Enforce mode (SPEC 5.7) always re-emits from an allow-list, whatever the decision: top-level `id`,
 `object`, `created`, `model`, `system_fingerprint`, `service_tier`, `usage`; one choice with
@@ -139,7 +141,7 @@ def _calls(message: dict[str, Any]) -> tuple[ProposedCall, ...]:
         )
     entries: list[tuple[object, object, bool]] = [(c, _get(c, "id"), False) for c in raw_calls]
     legacy = message.get("function_call")
-    if legacy is not None:
+    if legacy is not None and not _duplicates_a_tool_call(legacy, raw_calls):
         entries.append(({"function": legacy}, FUNCTION_CALL_ID, True))
     calls: list[ProposedCall] = []
     seen: set[str] = set()
@@ -161,6 +163,20 @@ def _calls(message: dict[str, Any]) -> tuple[ProposedCall, ...]:
         seen.add(call_id)
         calls.append(ProposedCall(call_id, name, arguments or "", is_legacy))
     return tuple(calls)
+
+
+def _duplicates_a_tool_call(legacy: object, raw_calls: list[Any]) -> bool:
+    # one call sent twice, as `tool_calls[i]` and as the legacy `function_call` copy
+    name, arguments = _get(legacy, "name"), _get(legacy, "arguments")
+    if not isinstance(name, str) or not isinstance(arguments, str | None):
+        return False
+    for call in raw_calls:
+        function = _get(call, "function")
+        if _get(function, "name") == name and (_get(function, "arguments") or "") == (
+            arguments or ""
+        ):
+            return True
+    return False
 
 
 def _get(value: object, key: str) -> object:

@@ -30,13 +30,16 @@ from proxy.assurance.emit import (
 from proxy.assurance.orchestrate import StabilityOutcome
 from proxy.assurance.request import AssuranceRequest
 from proxy.assurance.scenario import OracleFailure
-from proxy.assurance.shadow_stream import SSE_HEADERS, shadow_stream
+from proxy.assurance.shadow_stream import shadow_stream
 from proxy.assurance.slot import Pipeline
 from proxy.assurance.stream import completion_chunks
 from proxy.config import AssuranceMode
 from proxy.server.chat_request import ChatRequest
+from proxy.server.responses import SSE_HEADERS, mark_stream_done
 from proxy.server.state import REQUEST_INFO, STATE
 from proxy.upstreams.base import Upstream
+
+_ENFORCE_STREAM_HEADERS = {"Content-Type": "text/event-stream; charset=utf-8", **SSE_HEADERS}
 
 
 async def handle_assured_chat(
@@ -112,10 +115,12 @@ async def _buffered(
         payload = encode_completion(emitted, assurance)
         return web.Response(body=payload, content_type="application/json", headers=headers)
     include_usage = bool((chat.parsed.get("stream_options") or {}).get("include_usage"))
-    response = web.StreamResponse(headers={**SSE_HEADERS, **headers})
+    # the stream is the proxy's own re-emission, so its framing headers are the proxy's too
+    response = web.StreamResponse(headers={**_ENFORCE_STREAM_HEADERS, **headers})
     await response.prepare(request)
     for event in completion_chunks(emitted, assurance, include_usage=include_usage):
         await response.write(event)
+    mark_stream_done(request)
     await response.write_eof()
     return response
 

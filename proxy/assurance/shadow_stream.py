@@ -3,7 +3,8 @@
 Only the `[DONE]` sentinel is held back; when the upstream finishes, the accumulated answer is
 certified and `{"choices": [], "assurance": {...}}` goes out before `[DONE]`. Nothing may break the
 stream once its headers left: any failure becomes an `assurance.error` in the trailer, a malformed
-upstream chunk an abstain card naming it, and the trailer is always an event of its own.
+upstream chunk an abstain card naming it, and the trailer is always an event of its own. The
+response carries the upstream's headers as mode off relays them, plus `X-Assurance-Mode: shadow`.
 """
 
 from __future__ import annotations
@@ -24,12 +25,11 @@ from proxy.assurance.slot import Pipeline
 from proxy.assurance.stream import DONE_EVENT, StreamTee
 from proxy.server.chat_request import ChatRequest
 from proxy.server.errors import ProxyError
-from proxy.server.responses import relay_stream, sse_error_event
+from proxy.server.responses import mark_stream_done, relay_stream, sse_error_event, stream_headers
 from proxy.server.state import STATE
 from proxy.upstreams.base import Upstream
 
 log = structlog.get_logger("proxy.assurance")
-SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
 
 
 async def shadow_stream(
@@ -49,7 +49,10 @@ async def shadow_stream(
         return await relay_stream(request, stream)
     limit = pipeline.config.assurance.max_answer_bytes
     tee = StreamTee(max_answer_bytes=limit)
-    response = web.StreamResponse(headers={**SSE_HEADERS, "X-Assurance-Mode": "shadow"})
+    # the upstream's headers (its charset, rate limits) as in mode off, plus the proxy's own
+    headers = stream_headers(stream.headers)
+    headers["X-Assurance-Mode"] = "shadow"
+    response = web.StreamResponse(headers=headers)
     try:
         await response.prepare(request)
         # tokens pass through live; only the [DONE] sentinel is held back for the card
@@ -70,6 +73,7 @@ async def shadow_stream(
     assurance = await _shadow_assurance(pipeline, areq, tee, stability, limit)
     await response.write(tee.trailer_chunk(assurance))
     await response.write(DONE_EVENT)
+    mark_stream_done(request)
     await response.write_eof()
     return response
 

@@ -3,12 +3,13 @@ answer.
 
 `StreamTee` reads the upstream's OpenAI SSE bytes as they pass through to the client (shadow mode)
 and accumulates the message: content, tool calls and a legacy `function_call` (arguments joined
-across deltas), finish reason, usage; it records whether the stream ended properly (`complete`),
-whether another choice index appeared, and whether the text exceeded `max_answer_bytes`. A chunk
-that is not JSON or has ill-typed fields (`proxy.assurance.chunk_check`) is relayed but not
-accumulated: the tee records the first such `fault` (for an abstain card) and never raises. Whatever
-the upstream's framing, `separator()` says what must precede an event the proxy adds (trailer,
-error), so it is never glued to an unterminated upstream line.
+across deltas, a resent identical `id`/`name` kept once), finish reason, usage; it records whether
+the stream ended properly (`complete`), whether another choice index appeared, and whether the text
+exceeded `max_answer_bytes`. A chunk that is not JSON or has ill-typed fields
+(`proxy.assurance.chunk_check`) is relayed but not accumulated: the tee records the first such
+`fault` (for an abstain card) and never raises. Whatever the upstream's framing, `separator()` says
+what must precede an event the proxy adds (trailer, error), so it is never glued to an unterminated
+upstream line.
 `completion_chunks` turns a finished ChatCompletion (enforce mode, after certification) into chunk
 events: a role chunk, the content in several pieces, the tool calls, a finish chunk, then the usage
 chunk when `stream_options.include_usage` asked for it; the last chunk before `[DONE]` carries
@@ -201,31 +202,34 @@ class StreamTee:
                 self._function_call_delta(legacy)
 
     def _function_call_delta(self, delta: dict[str, Any]) -> None:
-        name, arguments = delta.get("name"), delta.get("arguments")
-        size = len(name or "") + len(arguments or "")
-        if not self._count(size):
+        if self.overflow:
             return
         slot = self._function_call = self._function_call or {"name": "", "arguments": ""}
-        if isinstance(name, str):
-            slot["name"] += name
-        if isinstance(arguments, str):
-            slot["arguments"] += arguments
+        self._join(slot, delta)
 
     def _tool_call_delta(self, call: dict[str, Any]) -> None:
-        function = call.get("function") or {}
-        size = len(function.get("name") or "") + len(function.get("arguments") or "")
-        if not self._count(size):
+        if self.overflow:
             return
+        function = call.get("function")
         slot = self._tool_calls.setdefault(
             int(call.get("index", 0)),
             {"id": None, "type": "function", "function": {"name": "", "arguments": ""}},
         )
-        if call.get("id"):
+        if isinstance(call.get("id"), str) and call["id"]:
             slot["id"] = call["id"]
-        if function.get("name"):
-            slot["function"]["name"] += function["name"]
-        if function.get("arguments"):
-            slot["function"]["arguments"] += function["arguments"]
+        if isinstance(function, dict):
+            self._join(slot["function"], function)
+
+    def _join(self, slot: dict[str, str], delta: dict[str, Any]) -> None:
+        # arguments are appended; a name equal to the one accumulated so far is a repeat, not a
+        # fragment (llama.cpp and vLLM resend `name` in every delta): openai-node's stream helper
+        # takes it as is, and so do we, while a differing fragment is still appended
+        name, arguments = delta.get("name"), delta.get("arguments")
+        name = name if isinstance(name, str) and name != slot["name"] else ""
+        arguments = arguments if isinstance(arguments, str) else ""
+        if self._count(len(name) + len(arguments)):
+            slot["name"] += name
+            slot["arguments"] += arguments
 
     def completion(self) -> dict[str, Any]:
         """The accumulated answer as a non-streaming ChatCompletion object."""
@@ -284,8 +288,12 @@ def completion_chunks(
     def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
         return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]}
 
-    events: list[dict[str, Any]] = [chunk({"role": "assistant", "content": ""})]
-    content = message.get("content") or ""
+    # a tool-only answer keeps `content: null` from its first chunk on, as the upstream sent it
+    content = message.get("content")
+    events: list[dict[str, Any]] = [
+        chunk({"role": "assistant", "content": None if content is None else ""})
+    ]
+    content = content or ""
     events.extend(chunk({"content": piece}) for piece in split_content(content))
     for index, call in enumerate(message.get("tool_calls") or ()):
         events.append(chunk({"tool_calls": [{"index": index, **call}]}))

@@ -10,6 +10,7 @@ Once a response's headers went out (a stream), a failure can no longer become an
 the stream is ended with a final SSE error event instead, so no second HTTP response is ever
 written into a body. While the proxy drains for shutdown new requests get 503 `shutting_down`;
 a handler cancelled at the end of the grace period answers 503, or ends its stream with that error.
+A client that hangs up once the whole stream (`[DONE]` included) was written is logged 200, not 499.
 The access line carries `request_id` explicitly; the assurance pipeline binds it in structlog's
 context vars for its own lines (kept off the mode-off hot path).
 """
@@ -92,7 +93,8 @@ def make_edge_middleware(state: ProxyState) -> Middleware:
             return await _error_out(request.path, info, error)
         except asyncio.CancelledError:
             if not (state.closing and task is not None and task.uncancel() == 0):
-                status = CLIENT_CLOSED
+                # a client that hangs up once the whole stream was written got its answer
+                status = 200 if info.stream_done else CLIENT_CLOSED
                 raise
             # the shutdown's grace period ended: answer (or end the stream) with 503
             shutting = ShuttingDownError(
@@ -102,7 +104,7 @@ def make_edge_middleware(state: ProxyState) -> Middleware:
             status = shutting.status
             return await _error_out(request.path, info, shutting)
         except ConnectionResetError:
-            status = CLIENT_CLOSED
+            status = 200 if info.stream_done else CLIENT_CLOSED
             raise
         except Exception as exc:
             log.exception(

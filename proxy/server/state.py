@@ -43,6 +43,8 @@ class RequestInfo:
     client: str | None = None
     # the response once its headers were sent (streams): errors then end it, never replace it
     response: web.StreamResponse | None = None
+    # the stream's last event was written: a hang-up after it is not a client abort (499)
+    stream_done: bool = False
 
 
 @dataclass(slots=True)

@@ -84,3 +84,27 @@ def test_split_content_is_lossless() -> None:
     text = "a" * 130 + " b c " + "d" * 5
     assert "".join(split_content(text, 10)) == text
     assert split_content("") == []
+
+
+def test_tee_keeps_a_resent_tool_call_name_once() -> None:
+    """llama.cpp and vLLM resend `id` and `name` in every delta: kept once, arguments joined;
+    a name streamed in differing fragments is still joined."""
+    resent = {"index": 0, "id": "c", "type": "function", "function": {"name": "get_weather"}}
+    deltas = [
+        {**resent, "function": {"name": "get_weather", "arguments": '{"city": '}},
+        {**resent, "function": {"name": "get_weather", "arguments": '"Paris"}'}},
+        {"index": 1, "id": "d", "function": {"name": "get_"}},
+        {"index": 1, "function": {"name": "time", "arguments": "{}"}},
+    ]
+    legacy = [{"name": "get_weather", "arguments": a} for a in ('{"city": ', '"Paris"}')]
+    chunks = [{"choices": [{"index": 0, "delta": {"tool_calls": [d]}}]} for d in deltas]
+    chunks += [{"choices": [{"index": 0, "delta": {"function_call": f}}]} for f in legacy]
+    tee = StreamTee()
+    tee.feed(_sse(chunks))
+    message = tee.completion()["choices"][0]["message"]
+    assert [c["id"] for c in message["tool_calls"]] == ["c", "d"]
+    assert [c["function"] for c in message["tool_calls"]] == [
+        {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+        {"name": "get_time", "arguments": "{}"},
+    ]
+    assert message["function_call"] == {"name": "get_weather", "arguments": '{"city": "Paris"}'}

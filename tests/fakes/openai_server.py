@@ -9,6 +9,11 @@ bytes, in pieces, with any framing); with an empty script it answers a default c
 stream, when the request asks for one, honouring `stream_options.include_usage`). Every request is
 recorded (path with query, headers, body). It counts requests the proxy abandoned (cancelled while
 the fake was waiting, or a stream whose reader went away). It is not a model and ignores the prompt.
+
+The `llama_cpp_*` builders reproduce, byte for byte in shape, what llama-cpp-python's server sends
+for a forced tool call (every delta repeats the call's `id` and `function.name`, with a legacy
+`function_call` copy; `content: null`), and `StreamReply` can answer with its `Content-Type`
+(charset included) and keep the connection open a while after `[DONE]`, as it does.
 """
 
 from __future__ import annotations
@@ -62,6 +67,8 @@ class StreamReply:
     delay_s: float = 0.0
     first_delay_s: float = 0.0
     drop_after: int | None = None
+    content_type: str = "text/event-stream"
+    linger_after_done_s: float = 0.0  # the response ends this long after `[DONE]` went out
 
 
 @dataclass(frozen=True)
@@ -148,6 +155,51 @@ def stream_chunks(
             "total_tokens": 5 + len(pieces),
         }
         chunks.append({**chunk({}), "choices": [], "usage": usage})
+    return chunks
+
+
+LLAMA_CPP_CONTENT_TYPE = "text/event-stream; charset=utf-8"
+
+
+def llama_cpp_tool_completion(name: str, arguments: str) -> dict[str, Any]:
+    """A forced tool call as llama-cpp-python answers it: `tool_calls[0]` plus a `function_call`
+    copy of it, `content: null`."""
+    completion = chat_completion(
+        None,
+        tool_calls=[
+            {
+                "id": f"call__0_{name}_cmpl-fake",
+                "type": "function",
+                "function": {"name": name, "arguments": arguments},
+            }
+        ],
+    )
+    completion["choices"][0]["message"]["function_call"] = {"name": name, "arguments": arguments}
+    return completion
+
+
+def llama_cpp_tool_chunks(name: str, pieces: Sequence[str]) -> list[dict[str, Any]]:
+    """A forced tool call as llama-cpp-python streams it: a role chunk with every field null,
+    then one chunk per argument piece that repeats the call's `id` and `name` (in `tool_calls[0]`
+    and in a legacy `function_call`), then a finish chunk."""
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        return {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion.chunk",
+            "created": 1714000000,
+            "model": FAKE_MODEL,
+            "choices": [{"index": 0, "finish_reason": finish, "logprobs": None, "delta": delta}],
+        }
+
+    empty = {"role": None, "content": None, "function_call": None, "tool_calls": None}
+    call_id = f"call__0_{name}_cmpl-fake"
+    chunks = [chunk({**empty, "role": "assistant"})]
+    for piece in pieces:
+        function = {"name": name, "arguments": piece}
+        call = {"index": 0, "id": call_id, "type": "function", "function": function}
+        chunks.append(chunk({**empty, "function_call": function, "tool_calls": [call]}))
+    chunks.append(chunk(empty, "tool_calls"))
     return chunks
 
 
@@ -312,7 +364,7 @@ class FakeOpenAIServer:
         return response
 
     async def _stream(self, request: web.Request, reply: StreamReply) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        response = web.StreamResponse(headers={"Content-Type": reply.content_type})
         await asyncio.sleep(reply.first_delay_s)
         await response.prepare(request)
         try:
@@ -324,6 +376,7 @@ class FakeOpenAIServer:
                     await asyncio.sleep(reply.delay_s)
                 await response.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
             await response.write(b"data: [DONE]\n\n")
+            await asyncio.sleep(reply.linger_after_done_s)
             await response.write_eof()
         except ConnectionResetError:
             self.abandoned += 1

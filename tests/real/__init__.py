@@ -1,0 +1,1 @@
+"""The real-server tier: the proxy in front of real OpenAI-compatible servers (llama.cpp)."""
