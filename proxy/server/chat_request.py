@@ -89,23 +89,29 @@ def parse_chat_request(body: bytes) -> ChatRequest:
         raise _invalid(str(exc)) from exc
     except (msgspec.DecodeError, RecursionError) as exc:
         raise decode_error(body, exc) from exc
-    stream = bool(envelope.stream)
+    return split_assurance(body, model=envelope.model, stream=bool(envelope.stream))
+
+
+def split_assurance(body: bytes, *, model: str, stream: bool) -> ChatRequest:
+    """The checked request for a body whose envelope decoded: the `assurance` field (however its
+    key is escaped) removed, the client's bytes kept when it is absent. Shared by every route
+    that takes the field (chat, Responses, Messages)."""
     if not may_contain_key(body, _ASSURANCE_KEY):
         return ChatRequest(
-            model=envelope.model, stream=stream, forward_body=body, parsed=LazyJSONObject(body)
+            model=model, stream=stream, forward_body=body, parsed=LazyJSONObject(body)
         )
     decoded = decode_object(body)
     if ASSURANCE_FIELD not in decoded:
         # the marker occurred inside a string value; nothing to strip
         return ChatRequest(
-            model=envelope.model,
+            model=model,
             stream=stream,
             forward_body=body,
             parsed=LazyJSONObject(body, decoded),
         )
     assurance = decoded.pop(ASSURANCE_FIELD)
     return ChatRequest(
-        model=envelope.model,
+        model=model,
         stream=stream,
         forward_body=msgspec.json.encode(decoded),
         parsed=decoded,
