@@ -10,7 +10,9 @@ JSON object: medians, the overhead over `off`, oracle calls per request, whether
 in-process verify-before-emit check (`self_check_median_ms`, part of the enforce latency; timed by
 wrapping `proxy.assurance.certify.check_bundle`).
 
-Run: `.venv/bin/python -m bench.assurance [--rounds 30]`.
+Run: `.venv/bin/python -m bench.assurance [--rounds 30]`. With `--nli embedded` it runs instead the
+embedded-model benchmark (`bench.embedded_nli`: the shipped cross-encoder on this CPU, enforce
+overhead at 5/20/50 claims x 10 chunks with and without the top-k pre-filter).
 """
 
 from __future__ import annotations
@@ -23,54 +25,29 @@ import platform
 import statistics
 import tempfile
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 
 import proxy.assurance.certify as certify_module
+from bench import embedded_nli
+from bench.workload import (
+    CLAIM_COUNTS,
+    EVIDENCE_CHUNKS,
+    UPSTREAM_DELAY_S,
+    answer_with,
+    serving,
+    timed_call,
+)
 from certifiers.verify import check_bundle
-from oracles.text import segments
-from proxy.assurance.lifecycle import setup_assurance
 from proxy.config import Config, config_from_mapping
-from proxy.server.app import create_app
 from proxy.server.log import configure_logging
-from proxy.server.runner import make_runner
 from proxy.upstreams.demo import FixedAnswer, serve_fixed_answer
 from tests.fakes.tei_server import FakeTEIServer
 
-UPSTREAM_DELAY_S = 0.100
 ORACLE_DELAY_S = 0.020
-CLAIM_COUNTS = (5, 20, 50)
-EVIDENCE_CHUNKS = 10
 SLACK_MS = 25.0
-
-
-def study(i: int) -> str:
-    """One sentence: one claim for the sentence decomposer."""
-    return f"Study {i} reports that compound {i} lowers blood pressure in adults."
-
-
-def answer_with(claims: int) -> str:
-    """An answer of exactly `claims` sentence claims (checked against the decomposer's splitter)."""
-    answer = " ".join(study(i) for i in range(claims))
-    if len(segments(answer)) != claims:
-        raise AssertionError(
-            f"expected {claims} claims, the splitter finds {len(segments(answer))}"
-        )
-    return answer
-
-
-def evidence_chunks() -> list[dict[str, Any]]:
-    """Ten evidence chunks that together state every study of the largest answer."""
-    largest = max(CLAIM_COUNTS)
-    return [
-        {"id": f"doc-{j}", "text": " ".join(study(i) for i in range(j, largest, EVIDENCE_CHUNKS))}
-        for j in range(EVIDENCE_CHUNKS)
-    ]
 
 
 def bench_config(upstream_url: str, tei_url: str, store: str) -> Config:
@@ -89,35 +66,6 @@ def bench_config(upstream_url: str, tei_url: str, store: str) -> Config:
             "store": {"path": store},
         }
     )
-
-
-@asynccontextmanager
-async def serving(config: Config) -> AsyncIterator[str]:
-    """The proxy on loopback; yields its root URL."""
-    runner = make_runner(create_app(config, setup_assurance=setup_assurance), shutdown_grace_s=1)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
-
-
-async def timed_call(session: aiohttp.ClientSession, url: str, mode: str, claims: int) -> float:
-    """One chat call; returns its latency in ms (raises if the answer is not a 200)."""
-    body: dict[str, Any] = {
-        "model": f"m{claims}",
-        "messages": [{"role": "user", "content": "What do the findings say about the doses?"}],
-    }
-    if mode != "off":
-        body["assurance"] = {"evidence": evidence_chunks()}
-    started = time.perf_counter()
-    async with session.post(url, json=body, headers={"X-Assurance-Mode": mode}) as response:
-        payload = await response.read()
-        if response.status != 200:
-            raise RuntimeError(f"expected 200, got {response.status}: {payload[:200]!r}")
-    return (time.perf_counter() - started) * 1000
 
 
 SELF_CHECK_MS: list[float] = []
@@ -200,8 +148,17 @@ def main() -> None:
     """Parse flags, run, print the JSON report."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument(
+        "--nli",
+        choices=("fake-tei", "embedded"),
+        default="fake-tei",
+        help="fake-tei: the 20 ms fake TEI judge (default); embedded: the shipped model",
+    )
     args = parser.parse_args()
     configure_logging(level="warning")
+    if args.nli == "embedded":
+        embedded_nli.run(args.rounds)
+        return
     vars(certify_module)["check_bundle"] = _timed_check_bundle(check_bundle)
     print(json.dumps(asyncio.run(main_async(args.rounds)), indent=2))
 

@@ -1,11 +1,12 @@
 """The NLI model shipped inside the package: where it lives and its calibration record.
 
 `oracles/weights/nli-minilm-l6/model/` holds a 3-label cross-encoder (entailment / neutral /
-contradiction) fine-tuned from all-MiniLM-L6-v2 by `assurance nli train` and exported as fp16
-safetensors; `calibration.json` beside it records the expected calibration error measured on the
-validation split, the fingerprint of the model directory it was measured on and the digest of
-that validation data (see `MODEL_CARD.md`). The record is the model card's claim, not re-measured
-per call: a judge attaches it only when the fingerprint matches the weights it actually loaded.
+contradiction) fine-tuned from all-MiniLM-L6-v2 by `assurance nli train` and exported as an int8
+ONNX graph run by onnxruntime (`proxy.nli.export`); `calibration.json` beside it records the
+expected calibration error measured on the validation split, the fingerprint of the model directory
+it was measured on and the digest of that validation data (see `MODEL_CARD.md`). The record is the
+model card's claim, not re-measured per call: a judge attaches it only when the fingerprint matches
+the weights it actually loaded.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
-"""`cross_encoder` NLI: a local `sentence_transformers.CrossEncoder` NLI model.
+"""`cross_encoder` NLI: a local cross-encoder NLI model.
 
-The model is loaded once (by the factory) from `[oracles.nli].model_path`, offline. Output columns
+The model is loaded once (by the factory) from `[oracles.nli].model_path`, offline: a directory
+with `model.onnx` (the shipped int8 model) runs on onnxruntime, any other on
+`sentence_transformers.CrossEncoder`. Output columns
 are named by the model config's `id2label`, mapped case-insensitively through `[oracles.nli].labels`
 (which extends the defaults); every column must map and one must be `entailment`, checked at load
 time. Probabilities are the softmax of the logits. All pairs of a request go through one `predict`
@@ -16,7 +18,7 @@ from typing import Any
 
 from oracles.embedded import EMBEDDED_NLI_DIR, EMBEDDED_NLI_NAME, read_calibration
 from oracles.errors import OracleConfigError, OracleOutputError
-from oracles.models import CrossEncoderModel, fingerprint
+from oracles.models import cross_encoder_model, fingerprint
 from oracles.nli_common import (
     MODEL_SUM_TOLERANCE,
     LabelMap,
@@ -53,7 +55,7 @@ class CrossEncoderJudge(PairJudge):
             self.model_version = fingerprint(path)
             # the model's identity is its weights: name@fingerprint (calibration records bind to it)
             self.model = f"{model or _model_name(path)}@{self.model_version}"
-            self._model = CrossEncoderModel(path, device=device)
+            self._model = cross_encoder_model(path, device=device)
             record = read_calibration(path, self.model_version)
         except (OSError, ValueError) as exc:
             raise OracleConfigError(

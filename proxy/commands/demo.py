@@ -64,9 +64,9 @@ EVIDENCE_TEXTS = {
 }
 REAL_SETUP = """\
   This demo's upstream REPLAYS A FIXED ANSWER (it is not a model). The NLI judge is a real model:
-  the embedded MiniLM-L6 cross-encoder shipped in the package (see oracles/weights/MODEL_CARD.md),
-  judging each claim against its top 3 evidence chunks; the embedder is all-MiniLM-L6-v2. Both are
-  loaded offline.
+  the embedded MiniLM-L6 cross-encoder shipped in the package as int8 ONNX (see
+  oracles/weights/nli-minilm-l6/MODEL_CARD.md), judging each claim against its top 3 evidence
+  chunks; the embedder is all-MiniLM-L6-v2. Both are loaded offline.
   To use a real provider:  assurance serve --upstream-url https://api.openai.com/v1
   To use another NLI, one line in the config:  [oracles.nli] kind = "tei", url = "http://nli:8080"
     (or kind = "llm", upstream = "openai", model = "gpt-4o-mini"; or kind = "cross_encoder",

@@ -2,11 +2,11 @@
 
 Never on the request path. `train` fine-tunes a 3-label cross-encoder from the packaged MiniLM
 weights (`proxy.nli.train`) on the training mix of `shared/data/nli-train/` (`proxy.nli.data`), with
-checkpoints and resumption under `--out`. `export` writes a checkpoint as the shipped fp16 model
-(`oracles/weights/nli-minilm-l6/model`), measures it on the validation split (`proxy.nli.evaluate`)
-and writes `evaluation.json` and the `calibration.json` record beside it. Exit status: 0 done (or
-paused at `--time-limit-min`); 2 bad input (missing data, malformed row, an `--out` holding a
-different run, no model at the checkpoint path).
+checkpoints and resumption under `--out`. `export` writes a checkpoint as the shipped int8 ONNX
+model (`oracles/weights/nli-minilm-l6/model`, `proxy.nli.export`), measures it on onnxruntime on the
+validation split (`proxy.nli.evaluate`) and writes `evaluation.json` and the `calibration.json`
+record beside it. Exit status: 0 done (or paused at `--time-limit-min`); 2 bad input (missing data,
+malformed row, an `--out` holding a different run, no model at the checkpoint path).
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ from proxy.nli.data import (
     training_mix,
     validation_pairs,
 )
-from proxy.nli.evaluate import calibration_record, evaluate_model, export_model
+from proxy.nli.evaluate import calibration_record, evaluate_model
+from proxy.nli.export import export_model
 from proxy.nli.train import TrainSettings, train
 
 EXIT_BAD_INPUT = 2
@@ -83,7 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     train.set_defaults(_nli=_run_train)
     export = nested.add_parser(
         "export",
-        help="write a checkpoint as the shipped fp16 model, measure it, write its calibration "
+        help="write a checkpoint as the shipped int8 ONNX model, measure it, write its calibration "
         "record and evaluation",
     )
     export.add_argument("checkpoint", type=Path, help="e.g. .assurance/nli-train/best")
@@ -92,7 +93,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--data-dir", type=Path, help="default: <repository>/../shared/data/nli-train"
     )
     export.add_argument("--limit", type=int, help="evaluate on a stratified subset of N pairs")
-    export.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    export.add_argument("--threads", type=int, default=2, help="CPU threads while measuring")
     export.add_argument("--seed", type=int, default=13)
     export.add_argument(
         "--run-dir", type=Path, default=DEFAULT_OUT, help="the training run (its settings.json)"
@@ -182,7 +183,7 @@ def _run_export(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     model_dir = export_model(args.checkpoint, args.out)
     print(f"measuring {model_dir} on {len(pairs)} validation pairs", file=sys.stderr)
-    evaluation = evaluate_model(model_dir, pairs, threads=args.threads)
+    evaluation = evaluate_model(model_dir, pairs, threads=args.threads, reference=args.checkpoint)
     (args.out / "evaluation.json").write_bytes(
         msgspec.json.format(msgspec.json.encode(evaluation), indent=2) + b"\n"
     )

@@ -1,11 +1,11 @@
-"""Measuring an NLI cross-encoder on the validation split, and packaging the shipped fp16 model.
+"""Measuring an NLI cross-encoder on the validation split, on the runtime the proxy runs it with.
 
 `evaluate_model` reports 3-class accuracy overall, per source and per gold label, the confusion
 matrix, the expected calibration error (ECE: 15 equal-width bins over the arg-max probability, the
 gap |accuracy - confidence| weighted by bin size) and CPU latency (single pair median, and pairs/s
-in batches of 32). `export_model` writes the checkpoint as fp16 safetensors (the form the product
-ships) together with its calibration record: the ECE measured on the exported weights, the model
-directory's fingerprint and the validation data digest it was measured on.
+in batches of 32), all through `oracles.models` (onnxruntime for the shipped int8 ONNX model), so
+the figures are the product's. `calibration_record` is what the judge attaches: the ECE measured
+on the exported model, the model directory's fingerprint and the validation data digest.
 """
 
 from __future__ import annotations
@@ -21,9 +21,14 @@ from typing import Any
 import msgspec
 
 from oracles.embedded import CalibrationRecord
-from oracles.models import fingerprint
+from oracles.models import (
+    ONNX_MODEL_FILE,
+    CrossEncoderModel,
+    OnnxCrossEncoderModel,
+    fingerprint,
+)
 from proxy.nli.data import LABELS, Pair, pairs_digest
-from proxy.nli.train import accuracy, predict_probabilities
+from proxy.nli.train import accuracy
 
 ECE_BINS = 15
 
@@ -33,6 +38,20 @@ class SourceScore(msgspec.Struct, frozen=True):
 
     pairs: int
     accuracy: float
+
+
+class Reference(msgspec.Struct, frozen=True, kw_only=True):
+    """The fp32 torch checkpoint the shipped model was exported from, on the same pairs."""
+
+    accuracy: float
+    expected_calibration_error: float
+    single_pair_ms_median: float
+    batch32_pairs_per_s: float
+    #: fraction of pairs where the shipped model's arg-max label equals the checkpoint's
+    label_agreement: float
+    max_probability_difference: float
+    weights_bytes: int
+    shipped_bytes: int
 
 
 class Evaluation(msgspec.Struct, frozen=True, kw_only=True):
@@ -50,6 +69,15 @@ class Evaluation(msgspec.Struct, frozen=True, kw_only=True):
     batch32_pairs_per_s: float
     threads: int
     machine: str
+    reference: Reference | None = None
+
+
+def _argmax(row: Sequence[float]) -> int:
+    return max(range(len(row)), key=row.__getitem__)
+
+
+def _bytes(path: Path, pattern: str) -> int:
+    return sum(file.stat().st_size for file in path.glob(pattern) if file.is_file())
 
 
 def expected_calibration_error(
@@ -83,43 +111,78 @@ def _slices(
     }
 
 
-def load_model(path: Path, threads: int) -> tuple[Any, Any]:
-    """Tokenizer and fp32 model from a saved directory (offline)."""
+def load_runtime(path: Path, threads: int) -> CrossEncoderModel | OnnxCrossEncoderModel:
+    """The model at `path` on the runtime the proxy uses for it (onnxruntime for `model.onnx`)."""
     torch: Any = importlib.import_module("torch")
-    transformers: Any = importlib.import_module("transformers")
     torch.set_num_threads(threads)
-    tokenizer = transformers.AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-    model = transformers.AutoModelForSequenceClassification.from_pretrained(
-        str(path), local_files_only=True, torch_dtype=torch.float32
-    )
-    return tokenizer, model
+    if (path / ONNX_MODEL_FILE).is_file():
+        return OnnxCrossEncoderModel(path, threads=threads)
+    return CrossEncoderModel(path, device="cpu")
+
+
+def _texts(pairs: Sequence[Pair]) -> list[tuple[str, str]]:
+    return [(pair.premise, pair.hypothesis) for pair in pairs]
 
 
 def _latency(
-    model: Any, tokenizer: Any, pairs: Sequence[Pair], max_length: int
+    model: CrossEncoderModel | OnnxCrossEncoderModel, pairs: Sequence[Pair]
 ) -> tuple[float, float]:
-    sample = list(pairs[:32])
     singles = []
-    for pair in sample[:20]:
+    for pair in _texts(pairs[:20]):
         started = time.perf_counter()
-        predict_probabilities(model, tokenizer, [pair], max_length=max_length)
+        model.predict([pair], batch_size=1)
         singles.append((time.perf_counter() - started) * 1000)
-    batch = list(pairs[: 32 * 8])
+    batch = _texts(pairs[: 32 * 8])
     started = time.perf_counter()
-    predict_probabilities(model, tokenizer, batch, max_length=max_length, batch_size=32)
+    model.predict(batch, batch_size=32)
     return statistics.median(singles), len(batch) / (time.perf_counter() - started)
 
 
+def _reference(
+    checkpoint: Path,
+    shipped: Path,
+    rows: Sequence[Sequence[float]],
+    pairs: Sequence[Pair],
+    threads: int,
+) -> Reference:
+    model = load_runtime(checkpoint, threads)
+    fp32 = model.predict(_texts(pairs), batch_size=32)
+    single_ms, per_s = _latency(model, pairs)
+    return Reference(
+        accuracy=accuracy(fp32, pairs),
+        expected_calibration_error=expected_calibration_error(fp32, pairs),
+        single_pair_ms_median=single_ms,
+        batch32_pairs_per_s=per_s,
+        label_agreement=sum(_argmax(a) == _argmax(b) for a, b in zip(rows, fp32, strict=True))
+        / max(1, len(pairs)),
+        max_probability_difference=max(
+            (
+                abs(x - y)
+                for a, b in zip(rows, fp32, strict=True)
+                for x, y in zip(a, b, strict=True)
+            ),
+            default=0.0,
+        ),
+        weights_bytes=_bytes(checkpoint, "*.safetensors"),
+        shipped_bytes=_bytes(shipped, "*.onnx"),
+    )
+
+
 def evaluate_model(
-    path: Path, pairs: Sequence[Pair], *, max_length: int = 128, threads: int = 2
+    path: Path, pairs: Sequence[Pair], *, threads: int = 2, reference: Path | None = None
 ) -> Evaluation:
-    """Measure the model saved at `path` on `pairs` (see the module docstring)."""
-    tokenizer, model = load_model(path, threads)
-    rows = predict_probabilities(model, tokenizer, pairs, max_length=max_length)
+    """Measure the model saved at `path` on `pairs` (see the module docstring).
+
+    With `reference` (the checkpoint it was exported from), the checkpoint is measured on the
+    same pairs with torch fp32 too, and the two runtimes compared.
+    """
+    model = load_runtime(path, threads)
+    rows = model.predict(_texts(pairs), batch_size=32)
     confusion = {gold: dict.fromkeys(LABELS, 0) for gold in LABELS}
     for row, pair in zip(rows, pairs, strict=True):
-        confusion[LABELS[pair.label]][LABELS[max(range(len(row)), key=row.__getitem__)]] += 1
-    single_ms, per_s = _latency(model, tokenizer, pairs, max_length)
+        confusion[LABELS[pair.label]][LABELS[_argmax(row)]] += 1
+    single_ms, per_s = _latency(model, pairs)
+    compared = None if reference is None else _reference(reference, path, rows, pairs, threads)
     return Evaluation(
         model_fingerprint=fingerprint(path),
         validation_digest=pairs_digest(list(pairs)),
@@ -133,24 +196,8 @@ def evaluate_model(
         batch32_pairs_per_s=per_s,
         threads=threads,
         machine=f"{platform.machine()}, {platform.processor() or 'cpu'}, {threads} threads",
+        reference=compared,
     )
-
-
-def export_model(checkpoint: Path, out: Path) -> Path:
-    """Write `checkpoint` as fp16 safetensors plus tokenizer into `out/model` (replacing it)."""
-    torch: Any = importlib.import_module("torch")
-    transformers: Any = importlib.import_module("transformers")
-    tokenizer = transformers.AutoTokenizer.from_pretrained(str(checkpoint), local_files_only=True)
-    model = transformers.AutoModelForSequenceClassification.from_pretrained(
-        str(checkpoint), local_files_only=True, torch_dtype=torch.float32
-    )
-    target = out / "model"
-    if target.exists():
-        for file in sorted(target.rglob("*"), reverse=True):
-            file.unlink() if file.is_file() else file.rmdir()
-    model.half().save_pretrained(str(target), safe_serialization=True)
-    tokenizer.save_pretrained(str(target))
-    return target
 
 
 def calibration_record(evaluation: Evaluation) -> CalibrationRecord:

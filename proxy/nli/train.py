@@ -159,8 +159,9 @@ def load_base(settings: TrainSettings) -> tuple[Any, Any]:
         settings.base_model, local_files_only=True
     )
     if settings.init_from is not None:
+        # a saved model may be fp16 on disk; train in fp32 (transformers 5 keeps the stored dtype)
         model = transformers.AutoModelForSequenceClassification.from_pretrained(
-            settings.init_from, local_files_only=True
+            settings.init_from, local_files_only=True, dtype=_torch().float32
         )
         return tokenizer, model
     model = transformers.AutoModelForSequenceClassification.from_pretrained(

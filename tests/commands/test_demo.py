@@ -13,8 +13,9 @@ from proxy.commands.demo import run_demo
 async def test_demo_prints_enforce_and_shadow_verdicts(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """Both calls get a card, the bundle verifies, and what enforce emits is exactly the claims the
-    card says were emitted (whatever the embedded model judged), while shadow keeps the answer."""
+    """Both calls get a card, the bundle verifies, what enforce emits is exactly the claims the
+    card says were emitted, and the embedded model drops only the wrong claim; shadow keeps the
+    answer."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
     lines: list[str] = []
@@ -37,6 +38,8 @@ async def test_demo_prints_enforce_and_shadow_verdicts(
         assert line.startswith(f"claim c{number} ")
         emitted = ", emitted" in line
         assert emitted == (sentences[number - 1] in received[0]), line
+    # the shipped model gets the demo right: only the wrong 15 mL/min claim (c3) is dropped
+    assert [line.split()[1] for line in claims if ", dropped" in line] == ["c3"]
     assert "POST /v1/assurance/verify -> valid=True errors=[]" in text
     assert f"card viewer page written to {page.resolve()}" in text
     assert 'id="verdict"' in page.read_text(encoding="utf-8")

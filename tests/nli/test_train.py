@@ -1,5 +1,5 @@
 """A tiny real training run: MiniLM weights, a handful of pairs, checkpoints, resume, determinism,
-and the exported fp16 model loading as a sentence-transformers CrossEncoder."""
+and the exported int8 ONNX model running on onnxruntime close to the fp32 checkpoint."""
 
 from __future__ import annotations
 
@@ -8,10 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import pytest
 
-from oracles.models import CrossEncoderModel, default_embedding_model_path
+from oracles.models import (
+    CrossEncoderModel,
+    OnnxCrossEncoderModel,
+    cross_encoder_model,
+    default_embedding_model_path,
+)
 from proxy.nli.data import Pair
-from proxy.nli.evaluate import export_model
+from proxy.nli.export import export_model
 from proxy.nli.train import TrainSettings, batch_schedule, train
 
 PAIRS = (
@@ -59,14 +65,31 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path: Path) -> None:
     assert all(bool((a[name] == b[name]).all()) for name in a)
 
 
-def test_the_exported_model_loads_as_a_cross_encoder(tmp_path: Path) -> None:
+def test_the_exported_onnx_model_matches_the_fp32_checkpoint(tmp_path: Path) -> None:
     best = train(PAIRS, PAIRS[:3], SETTINGS, tmp_path / "run", max_steps=1, log=lambda _: None)
     model_dir = export_model(best, tmp_path / "export")
-    model = CrossEncoderModel(model_dir, device="cpu")
-    assert model.id2label() == {0: "entailment", 1: "neutral", 2: "contradiction"}
-    rows = model.predict([("A cat sat.", "A cat sat.")], batch_size=1)
-    assert len(rows[0]) == 3
-    assert abs(sum(rows[0]) - 1.0) < 1e-4
+    assert sorted(path.name for path in model_dir.glob("*.onnx")) == ["model.onnx"]
+    assert not list(model_dir.glob("*.safetensors"))  # only the int8 graph ships
+    shipped = cross_encoder_model(model_dir, device=None)
+    assert isinstance(shipped, OnnxCrossEncoderModel)
+    assert shipped.id2label() == {0: "entailment", 1: "neutral", 2: "contradiction"}
+    # pairs of different lengths in one batch: padding and token types must match torch's
+    pairs = [(pair.premise, pair.hypothesis) for pair in PAIRS] + [("A cat sat.", "A cat.")]
+    rows = shipped.predict(pairs, batch_size=5)
+    fp32 = CrossEncoderModel(best, device="cpu").predict(pairs, batch_size=5)
+    assert all(abs(sum(row) - 1.0) < 1e-6 for row in rows)
+    gaps = [abs(x - y) for a, b in zip(rows, fp32, strict=True) for x, y in zip(a, b, strict=True)]
+    assert max(gaps) < 0.05
+    # a pair's probabilities do not depend on the other pairs of the call
+    assert shipped.predict(pairs[::-1], batch_size=5) == rows[::-1]
+    assert shipped.predict(pairs[:1], batch_size=1) == rows[:1]
+
+
+def test_an_onnx_model_refuses_a_non_cpu_device(tmp_path: Path) -> None:
+    best = train(PAIRS, PAIRS[:3], SETTINGS, tmp_path / "run", max_steps=1, log=lambda _: None)
+    model_dir = export_model(best, tmp_path / "export")
+    with pytest.raises(ValueError, match="CPU only"):
+        cross_encoder_model(model_dir, device="cuda")
 
 
 def test_a_continuation_starts_from_the_given_model(tmp_path: Path) -> None:
