@@ -65,9 +65,16 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path: Path) -> None:
     assert all(bool((a[name] == b[name]).all()) for name in a)
 
 
-def test_the_exported_onnx_model_matches_the_fp32_checkpoint(tmp_path: Path) -> None:
-    best = train(PAIRS, PAIRS[:3], SETTINGS, tmp_path / "run", max_steps=1, log=lambda _: None)
-    model_dir = export_model(best, tmp_path / "export")
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A one-step checkpoint and its int8 ONNX export."""
+    root = tmp_path_factory.mktemp("export")
+    best = train(PAIRS, PAIRS[:3], SETTINGS, root / "run", max_steps=1, log=lambda _: None)
+    return best, export_model(best, root / "export")
+
+
+def test_the_exported_onnx_model_matches_the_fp32_checkpoint(exported: tuple[Path, Path]) -> None:
+    best, model_dir = exported
     assert sorted(path.name for path in model_dir.glob("*.onnx")) == ["model.onnx"]
     assert not list(model_dir.glob("*.safetensors"))  # only the int8 graph ships
     shipped = cross_encoder_model(model_dir, device=None)
@@ -85,9 +92,8 @@ def test_the_exported_onnx_model_matches_the_fp32_checkpoint(tmp_path: Path) -> 
     assert shipped.predict(pairs[:1], batch_size=1) == rows[:1]
 
 
-def test_an_onnx_model_refuses_a_non_cpu_device(tmp_path: Path) -> None:
-    best = train(PAIRS, PAIRS[:3], SETTINGS, tmp_path / "run", max_steps=1, log=lambda _: None)
-    model_dir = export_model(best, tmp_path / "export")
+def test_an_onnx_model_refuses_a_non_cpu_device(exported: tuple[Path, Path]) -> None:
+    _, model_dir = exported
     with pytest.raises(ValueError, match="CPU only"):
         cross_encoder_model(model_dir, device="cuda")
 

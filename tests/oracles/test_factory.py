@@ -46,6 +46,8 @@ def test_defaults_build_the_embedded_model_without_an_upstream() -> None:
     assert isinstance(oracles.nli, CrossEncoderJudge)
     assert oracles.nli.model.startswith(EMBEDDED_NLI_NAME + "@sha256:")
     assert oracles.nli.model.endswith(fingerprint(embedded_nli_model_path()))
+    assert (embedded_nli_model_path() / "model.onnx").is_file()  # the shipped int8 ONNX graph
+    assert oracles.nli.calibration is not None  # its calibration record matches those weights
     assert oracles.nli.aggregation == "per_chunk"
     assert oracles.nli.prefilter is not None
     assert oracles.nli.prefilter.k == 3
