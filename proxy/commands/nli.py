@@ -155,6 +155,20 @@ def _run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _without_train_command(argv: list[str]) -> list[str]:
+    """`argv` minus `--train-command X` (the card prints that text on its own)."""
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--train-command":
+            skip = True
+        elif not arg.startswith("--train-command="):
+            out.append(arg)
+    return out
+
+
 def _run_export(args: argparse.Namespace) -> int:
     data_dir = args.data_dir or default_data_dir()
     try:
@@ -195,7 +209,9 @@ def _run_export(args: argparse.Namespace) -> int:
     for pair in mix:
         stem = _STEM_OF_SOURCE.get(pair.source, pair.source)
         counts[stem] = counts.get(stem, 0) + 1
-    export_command = shlex.join(["assurance", "nli", "export", *sys.argv[3:]])
+    export_command = shlex.join(
+        ["assurance", "nli", "export", *_without_train_command(sys.argv[3:])]
+    )
     card = render_card(
         run=run_record,
         train_counts=counts,

@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from proxy.store.base import (
     CounterValue,
@@ -70,7 +71,7 @@ class BundleStore:
                 path, check_same_thread=False, isolation_level=None, timeout=30
             )
             if path != ":memory:":
-                connection.execute("PRAGMA journal_mode=WAL")
+                _enable_wal(connection)
             _migrate(connection)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(
@@ -187,6 +188,34 @@ class BundleStore:
     def _close_sync(self) -> None:
         with self._lock:
             self._connection.close()
+
+
+#: how long concurrent openers retry switching a new file to WAL (the connect timeout's length)
+WAL_SWITCH_TIMEOUT_S = 30.0
+
+
+class _Executes(Protocol):
+    def execute(self, sql: str, /) -> object: ...
+
+
+def _enable_wal(connection: _Executes) -> None:
+    """`PRAGMA journal_mode=WAL`, retried while another opener holds the file.
+
+    Switching a fresh file to WAL needs an exclusive lock, and SQLite answers "database is
+    locked" at once, without the busy handler, when openers would otherwise deadlock; replicas
+    started together retry with a short back-off until `WAL_SWITCH_TIMEOUT_S` has passed.
+    """
+    deadline = time.monotonic() + WAL_SWITCH_TIMEOUT_S
+    pause = 0.01
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(0.5, pause * 2)
 
 
 def _migrate(connection: sqlite3.Connection) -> None:

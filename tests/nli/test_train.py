@@ -15,8 +15,10 @@ from oracles.models import (
     OnnxCrossEncoderModel,
     cross_encoder_model,
     default_embedding_model_path,
+    fingerprint,
 )
-from proxy.nli.data import Pair
+from proxy.nli.data import LABELS, Pair
+from proxy.nli.evaluate import calibration_record, evaluate_model
 from proxy.nli.export import export_model
 from proxy.nli.train import TrainSettings, batch_schedule, train
 
@@ -109,3 +111,20 @@ def test_a_continuation_starts_from_the_given_model(tmp_path: Path) -> None:
     weights = _weights(tmp_path / "two")
     # with a zero learning rate the continuation keeps the first run's classifier exactly
     assert bool((weights["classifier.weight"] == saved["model"]["classifier.weight"]).all())
+
+
+def test_the_export_is_measured_on_onnxruntime_next_to_the_checkpoint(
+    exported: tuple[Path, Path],
+) -> None:
+    best, model_dir = exported
+    evaluation = evaluate_model(model_dir, PAIRS, threads=1, reference=best)
+    assert evaluation.model_fingerprint == fingerprint(model_dir)
+    assert evaluation.pairs == len(PAIRS)
+    assert sum(evaluation.confusion[label][guess] for label in LABELS for guess in LABELS) == 12
+    reference = evaluation.reference
+    assert reference is not None
+    assert 0.0 <= reference.label_agreement <= 1.0
+    assert 0 < reference.shipped_bytes < reference.weights_bytes  # int8 is smaller than fp32
+    record = calibration_record(evaluation)
+    assert record.model_fingerprint == fingerprint(model_dir)
+    assert record.validation_pairs == len(PAIRS)
