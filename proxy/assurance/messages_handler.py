@@ -19,10 +19,10 @@ import msgspec
 import structlog
 from aiohttp import web
 
-from proxy.assurance.answer import CertificationFailedError, certify_answer, too_large
+from proxy.assurance.answer import certify_answer, too_large
 from proxy.assurance.begin import Started, certification
-from proxy.assurance.citations import enforce_summary
-from proxy.assurance.emit import ParsedAnswer, UpstreamAnswerError, with_assurance
+from proxy.assurance.buffered import certify_buffered
+from proxy.assurance.emit import ParsedAnswer, UpstreamAnswerError
 from proxy.assurance.messages_answer import chat_view, enforced_message, parse_message_object
 from proxy.assurance.scenario import OracleFailure
 from proxy.config import AssuranceMode
@@ -55,41 +55,22 @@ async def handle_assured_messages(
 async def _buffered(
     request: web.Request, started: Started, upstream: Upstream, req: ChatRequest
 ) -> web.StreamResponse:
-    pipeline, areq = started.pipeline, started.areq
     parsed = {k: v for k, v in req.parsed.items() if k != "stream"}
     body = req.forward_body if not req.stream else msgspec.json.encode(parsed)
-    began = time.perf_counter()
-    answer = await create_message(upstream, body, parsed, request.headers)
-    request.app[STATE].metrics.observe_upstream(upstream.name, time.perf_counter() - began)
-    if answer.status >= 400 or (answer.status != 200 and areq.mode == "shadow"):
-        return web.Response(body=answer.body, status=answer.status, headers=answer.headers)
-    if answer.status != 200:
-        raise UpstreamAnswerError(f"Expected the upstream to answer 200, got {answer.status}")
-    try:
-        message = json.loads(answer.body)
-    except ValueError as exc:
-        raise UpstreamAnswerError("Expected the upstream to answer a JSON message") from exc
-    parsed_answer = parse_message_object(message)
-    limit = pipeline.config.assurance.max_answer_bytes
-    failures: tuple[OracleFailure, ...] = ()
-    if len(answer.body) > limit:
-        failures = (too_large(len(answer.body), limit),)
-    try:
-        certified = await certify_answer(
-            pipeline, areq, parsed_answer, started.stability, failures=failures
-        )
-    except CertificationFailedError as exc:
-        if areq.mode == "enforce":
-            raise
-        payload = with_assurance(answer.body, {"error": exc.to_dict()["error"]})
-        return web.Response(body=payload, content_type="application/json")
-    headers = certified.summary.headers(areq.mode)
-    if areq.mode != "enforce":
-        payload = with_assurance(answer.body, certified.summary.body_field())
-        return web.Response(body=payload, content_type="application/json", headers=headers)
-    inline = certified.bundle.emission.inline
-    assurance = enforce_summary(certified.summary, inline=inline).body_field()
-    emitted = enforced_message(message, parsed_answer, certified.bundle)
+    ready = await certify_buffered(
+        request,
+        started,
+        upstream,
+        create=create_message,
+        body=body,
+        parsed=parsed,
+        parse=parse_message_object,
+        kind="message",
+    )
+    if isinstance(ready, web.Response):
+        return ready
+    assurance, headers = ready.assurance, ready.headers
+    emitted = enforced_message(ready.document, ready.parsed, ready.certified.bundle)
     if not req.stream:
         payload = json.dumps({**emitted, "assurance": assurance}, ensure_ascii=False).encode()
         return web.Response(body=payload, content_type="application/json", headers=headers)

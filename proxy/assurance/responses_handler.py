@@ -20,10 +20,10 @@ import msgspec
 import structlog
 from aiohttp import web
 
-from proxy.assurance.answer import CertificationFailedError, certify_answer, too_large
+from proxy.assurance.answer import certify_answer, too_large
 from proxy.assurance.begin import Started, certification
-from proxy.assurance.citations import enforce_summary
-from proxy.assurance.emit import UpstreamAnswerError, with_assurance
+from proxy.assurance.buffered import certify_buffered
+from proxy.assurance.emit import UpstreamAnswerError
 from proxy.assurance.headers import CardSummary
 from proxy.assurance.responses_answer import chat_view, enforced_response, parse_response_object
 from proxy.assurance.responses_store import CERTIFIED_RESPONSES
@@ -59,50 +59,28 @@ async def handle_assured_responses(
 async def _buffered(
     request: web.Request, started: Started, upstream: Upstream, req: ChatRequest
 ) -> web.StreamResponse:
-    pipeline, areq = started.pipeline, started.areq
     parsed = {k: v for k, v in req.parsed.items() if k not in ("stream", "stream_options")}
     body = req.forward_body if not req.stream else msgspec.json.encode(parsed)
-    began = time.perf_counter()
-    answer = await create_response(upstream, body, parsed, request.headers)
-    request.app[STATE].metrics.observe_upstream(upstream.name, time.perf_counter() - began)
-    if answer.status >= 400 or (answer.status != 200 and areq.mode == "shadow"):
-        return web.Response(body=answer.body, status=answer.status, headers=answer.headers)
-    if answer.status != 200:
-        raise UpstreamAnswerError(
-            f"Expected the upstream to answer 200 (or an error status), got {answer.status}"
-        )
-    try:
-        response = json.loads(answer.body)
-    except ValueError as exc:
-        raise UpstreamAnswerError("Expected the upstream to answer a JSON response") from exc
-    answer_parsed = parse_response_object(response)
-    limit = pipeline.config.assurance.max_answer_bytes
-    failures: tuple[OracleFailure, ...] = ()
-    if len(answer.body) > limit:
-        failures = (too_large(len(answer.body), limit),)
-    try:
-        certified = await certify_answer(
-            pipeline, areq, answer_parsed, started.stability, failures=failures
-        )
-    except CertificationFailedError as exc:
-        if areq.mode == "enforce":
-            raise
-        payload = with_assurance(answer.body, {"error": exc.to_dict()["error"]})
-        return web.Response(body=payload, content_type="application/json")
-    headers = certified.summary.headers(areq.mode)
-    if areq.mode != "enforce":
-        payload = with_assurance(answer.body, certified.summary.body_field())
-        return web.Response(body=payload, content_type="application/json", headers=headers)
-    inline = certified.bundle.emission.inline
-    assurance = enforce_summary(certified.summary, inline=inline).body_field()
-    emitted = enforced_response(response, answer_parsed, certified.bundle)
-    full = {**emitted, "assurance": assurance}
+    ready = await certify_buffered(
+        request,
+        started,
+        upstream,
+        create=create_response,
+        body=body,
+        parsed=parsed,
+        parse=parse_response_object,
+        kind="response",
+    )
+    if isinstance(ready, web.Response):
+        return ready
+    emitted = enforced_response(ready.document, ready.parsed, ready.certified.bundle)
+    full = {**emitted, "assurance": ready.assurance}
     payload = json.dumps(full, ensure_ascii=False).encode("utf-8")
     if isinstance(emitted.get("id"), str):
         request.app[CERTIFIED_RESPONSES].put(emitted["id"], payload)
     if not req.stream:
-        return web.Response(body=payload, content_type="application/json", headers=headers)
-    return await _replay(request, emitted, full, certified.summary)
+        return web.Response(body=payload, content_type="application/json", headers=ready.headers)
+    return await _replay(request, emitted, full, ready.certified.summary)
 
 
 async def _replay(
