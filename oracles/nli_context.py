@@ -62,6 +62,11 @@ _VERB_CUES = frozenset(
 )
 
 
+def is_verb_cue(word: str) -> bool:
+    """True for a casefolded word that marks a verb: a form of be/have/do, a modal, or "-ed"."""
+    return word in _VERB_CUES or (len(word) >= 4 and word.endswith("ed"))
+
+
 def is_full_statement(claim: str) -> bool:
     """True when `claim` reads as a statement that an NLI model can judge on its own."""
     words = [word.casefold() for word in _WORD.findall(claim)]
@@ -69,9 +74,7 @@ def is_full_statement(claim: str) -> bool:
         return True
     if len(words) < MIN_STATEMENT_WORDS:
         return False
-    return any(w in _VERB_CUES or (len(w) >= 4 and w.endswith("ed")) for w in words[1:]) or (
-        words[0] in _VERB_CUES
-    )
+    return any(is_verb_cue(w) for w in words[1:]) or words[0] in _VERB_CUES
 
 
 def hypothesis_for(claim: str, query: str | None) -> str:

@@ -25,6 +25,7 @@ from proxy.nli.card import render_card
 from proxy.nli.data import (
     DEFAULT_TRAIN_CAPS,
     DataError,
+    Pair,
     default_data_dir,
     pairs_digest,
     stratified_subset,
@@ -33,6 +34,7 @@ from proxy.nli.data import (
 )
 from proxy.nli.evaluate import calibration_record, evaluate_model
 from proxy.nli.export import export_model
+from proxy.nli.qa_form import with_qa_forms
 from proxy.nli.train import TrainSettings, train
 
 EXIT_BAD_INPUT = 2
@@ -76,6 +78,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=1.0,
         help="multiply every per-source cap of the default mix (e.g. 0.01 for a smoke run)",
     )
+    train.add_argument(
+        "--qa-form",
+        type=_fraction,
+        default=0.0,
+        help="share of pairs whose hypothesis is rewritten as question + short answer (0-1)",
+    )
     train.add_argument("--max-steps", type=int, help="stop after N steps (default: the mix)")
     train.add_argument(
         "--init-from", type=Path, help="continue from a saved model (e.g. a previous run's best)"
@@ -102,9 +110,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--scale", type=float, default=1.0, help="the --scale the run was trained with"
     )
     export.add_argument(
+        "--qa-form", type=_fraction, default=0.0, help="the --qa-form the run was trained with"
+    )
+    export.add_argument(
         "--train-command", default="assurance nli train", help="recorded in the model card"
     )
     export.set_defaults(_nli=_run_export)
+
+
+def _fraction(text: str) -> float:
+    """argparse type: a float in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
+    return value
+
+
+def _mix(data_dir: Path, scale: float, qa_fraction: float, seed: int) -> list[Pair]:
+    """The training mix at `scale`, with `qa_fraction` of it in QA form (`proxy.nli.qa_form`)."""
+    pairs = training_mix(data_dir, _caps(scale), seed=seed)
+    return with_qa_forms(pairs, qa_fraction, seed=seed) if qa_fraction else pairs
 
 
 def _caps(scale: float) -> dict[str, int | None]:
@@ -119,7 +147,7 @@ def _caps(scale: float) -> dict[str, int | None]:
 def _run_train(args: argparse.Namespace) -> int:
     data_dir = args.data_dir or default_data_dir()
     try:
-        pairs = training_mix(data_dir, _caps(args.scale), seed=args.seed)
+        pairs = _mix(data_dir, args.scale, args.qa_form, args.seed)
         validation = stratified_subset(validation_pairs(data_dir), args.eval_pairs, seed=args.seed)
     except (DataError, OSError) as exc:
         print(f"assurance nli train: {exc}", file=sys.stderr)
@@ -184,13 +212,14 @@ def _run_export(args: argparse.Namespace) -> int:
     run_path = args.run_dir / "settings.json"
     try:
         run_record = json.loads(run_path.read_text())
-        mix = training_mix(data_dir, _caps(args.scale), seed=run_record["settings"]["seed"])
+        mix = _mix(data_dir, args.scale, args.qa_form, run_record["settings"]["seed"])
     except (OSError, ValueError, KeyError, DataError) as exc:
         print(f"assurance nli export: cannot read the run at {run_path}: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if pairs_digest(mix) != run_record["train_digest"]:
         print(
-            f"assurance nli export: --scale {args.scale} does not reproduce the run's training"
+            f"assurance nli export: --scale {args.scale} --qa-form {args.qa_form} does not"
+            " reproduce the run's training"
             " data (digest differs)",
             file=sys.stderr,
         )

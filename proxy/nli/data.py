@@ -1,9 +1,8 @@
 """NLI training data: the top-level JSON Lines files of `shared/data/nli-train/`, read and mixed.
 
 Every row has `premise`, `hypothesis`, `label`, `source`, `split`. Rows marked `two_class` carry
-only entailment / not_entailment and are dropped (the three-way label is unknown). `license-review/`
-is
-never read: its licenses are undecided. The training mix caps each source (seeded sample), so a run
+only entailment / not_entailment and are dropped (the three-way label is unknown).
+`license-review/` is never read: its licenses are undecided. The training mix caps each source (seeded sample), so a run
 fits the time at hand; validation keeps every row.
 """
 

@@ -31,3 +31,13 @@ def test_the_recorded_export_command_leaves_out_the_train_command_text() -> None
     argv = ["ckpt", "--train-command", "assurance nli train --seed 3", "--limit", "8", "--x=1"]
     assert _without_train_command(argv) == ["ckpt", "--limit", "8", "--x=1"]
     assert _without_train_command(["ckpt", "--train-command=t"]) == ["ckpt"]
+
+
+@pytest.mark.parametrize("value", ["1.5", "-0.2", "lots"])
+def test_train_refuses_a_qa_form_share_outside_0_to_1(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["nli", "train", "--qa-form", value])
+    assert exit_info.value.code == 2
+    assert "--qa-form" in capsys.readouterr().err
