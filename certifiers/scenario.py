@@ -180,7 +180,9 @@ def _normalized(s: Scenario, *, grid_checked: bool = False) -> Scenario:
     """
     nli, emb = s.nli, s.embedding
     if nli is not None:
-        cols = 1 if nli.aggregation == "concat" else len(s.evidence)
+        cols = {"concat": 1, "per_chunk": len(s.evidence), "joint": len(s.evidence) + 1}[
+            nli.aggregation
+        ]
         n, done = len(s.claims), nli.quantized
         nli = msgspec.structs.replace(
             nli,

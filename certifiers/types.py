@@ -14,7 +14,7 @@ from typing import Literal
 import msgspec
 
 Status = Literal["supported", "contradicted", "contested", "unknown"]
-Aggregation = Literal["per_chunk", "concat"]
+Aggregation = Literal["per_chunk", "concat", "joint"]
 Admission = Literal["ground_strict", "norefute", "none"]
 UnknownTools = Literal["allow", "block"]
 DisableableLayer = Literal["stability"]
@@ -113,7 +113,7 @@ class Context(Frozen, frozen=True, kw_only=True):
 
 
 class Prefilter(Frozen, frozen=True, kw_only=True):
-    """Which cells of a `per_chunk` matrix the NLI oracle judged: each claim's top-k chunks.
+    """Which cells of a `per_chunk` (or `joint`) matrix the NLI oracle judged: top-k chunks.
 
     Data. `similarity[i][j]` is the pre-filter's recorded similarity of claim i and chunk j
     (integers over 10⁶); `judged[i]` must be the k indices with the highest similarity, best first,
@@ -144,6 +144,10 @@ class Calibration(Frozen, frozen=True, kw_only=True):
 
 class SupportMatrix(Frozen, frozen=True, kw_only=True):
     """Quantized NLI scores, claims x chunks (or claims x 1 for concat), as integers over `scale`.
+
+    `joint` adds one last column per claim: the claim judged against its chunks taken together (its
+    pre-filter's judged chunks, best first; every chunk, in evidence order, without a pre-filter),
+    so a claim that needs two chunks at once can be supported; the other columns are per chunk.
 
     Data. sigma+ and sigma- are derived by the simplex repair of SPEC 4.1: if e + c <= scale then
     (e/scale, c/scale, 1 - (e+c)/scale), else (e/(e+c), c/(e+c), 0).

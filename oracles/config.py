@@ -43,8 +43,9 @@ class NLIConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     model_path: str | None = None
     # model label (case-insensitive) -> one of "entailment", "contradiction", "neutral"
     labels: dict[str, str] = msgspec.field(default_factory=dict)
-    aggregation: Literal["concat", "per_chunk"] = "per_chunk"
-    # per_chunk: judge each claim against its top_k chunks by MiniLM similarity (0 = every chunk)
+    aggregation: Literal["concat", "per_chunk", "joint"] = "per_chunk"
+    # per_chunk: judge each claim against its top_k chunks by MiniLM similarity (0 = every chunk);
+    # joint: the same, plus one judgment against those chunks taken together (multi-hop claims)
     top_k: int = 3
     timeout_s: float = 30.0
     # pairs per TEI /predict request or cross-encoder batch (a request's batches run concurrently)

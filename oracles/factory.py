@@ -97,7 +97,7 @@ def _decomposer(cfg: DecomposerConfig, chat: Mapping[str, ChatClient]) -> Decomp
 
 def _nli(cfg: NLIConfig, chat: Mapping[str, ChatClient]) -> NLIJudge:
     judge = _nli_judge(cfg, chat)
-    if cfg.aggregation == "per_chunk" and cfg.top_k > 0:
+    if cfg.aggregation in ("per_chunk", "joint") and cfg.top_k > 0:
         try:
             judge.prefilter = EmbeddingPrefilter(cfg.top_k, device=cfg.device)
         except (OSError, ValueError) as exc:

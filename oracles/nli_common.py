@@ -109,6 +109,37 @@ def judged_cells(
     return [(i, j) for i in range(claims) for j in sorted(prefilter.judged[i])]
 
 
+def joined_chunks(claim: int, chunks: int, prefilter: PrefilterRecord | None) -> list[int]:
+    """The chunks a `joint` column judges together: the top-k best first, else all in order."""
+    return list(prefilter.judged[claim]) if prefilter is not None else list(range(chunks))
+
+
+def premise_pairs(
+    hypotheses: Sequence[str],
+    evidence: Sequence[str],
+    aggregation: Aggregation,
+    prefilter: PrefilterRecord | None,
+) -> tuple[int, list[tuple[int, int]], list[tuple[str, str]]]:
+    """(matrix width, judged cells, their (premise, hypothesis) pairs) for one judgment round.
+
+    `per_chunk`: one column per chunk; `concat`: one column, every chunk joined; `joint`: one
+    column per chunk plus a last one per claim, its judged chunks joined (`joined_chunks`).
+    """
+    claims, chunks = len(hypotheses), len(evidence)
+    if aggregation == "concat":
+        premise = EVIDENCE_SEPARATOR.join(evidence)
+        return 1, [(i, 0) for i in range(claims)], [(premise, h) for h in hypotheses]
+    cells = judged_cells(claims, chunks, prefilter)
+    pairs = [(evidence[j], hypotheses[i]) for i, j in cells]
+    if aggregation == "per_chunk":
+        return chunks, cells, pairs
+    for i, hypothesis in enumerate(hypotheses):
+        together = EVIDENCE_SEPARATOR.join(evidence[j] for j in joined_chunks(i, chunks, prefilter))
+        cells.append((i, chunks))
+        pairs.append((together, hypothesis))
+    return chunks + 1, cells, pairs
+
+
 class PairJudge(ABC):
     """Base NLI adapter: subclasses implement `_score_pairs` for all pairs of one request."""
 
@@ -155,7 +186,8 @@ class PairJudge(ABC):
         """Judge every claim against the evidence in one concurrent round.
 
         Short claims are judged as "question + answer" (`oracles.nli_context`); with `per_chunk`
-        and a pre-filter, each claim only against its top-k chunks (`oracles.nli_prefilter`).
+        or `joint` and a pre-filter, each claim only against its top-k chunks
+        (`oracles.nli_prefilter`), and under `joint` also against those chunks joined.
         """
         if not evidence:
             raise ValueError(
@@ -165,22 +197,23 @@ class PairJudge(ABC):
         hypotheses = [hypothesis_for(claim, context) for claim in claims]
         prefilter: PrefilterRecord | None = None
         if (
-            self.aggregation == "per_chunk"
+            self.aggregation in ("per_chunk", "joint")
             and self.prefilter is not None
             and len(evidence) > self.prefilter.k
         ):
             prefilter = await with_timeout(
                 self.oracle, self._timeout_s, self.prefilter.select(hypotheses, evidence)
             )
-        width = 1 if self.aggregation == "concat" else len(evidence)
-        cells = judged_cells(len(claims), width, prefilter)
-        premises = [EVIDENCE_SEPARATOR.join(evidence)] if self.aggregation == "concat" else evidence
-        pairs = [(premises[j], hypotheses[i]) for i, j in cells]
-        scores, raw = await with_timeout(self.oracle, self._timeout_s, self._run(pairs))
-        if len(scores) != len(pairs):
+        width, cells, all_pairs = premise_pairs(hypotheses, evidence, self.aggregation, prefilter)
+        # an identical (premise, hypothesis) is judged once (a joint of one chunk is that chunk)
+        pairs = list(dict.fromkeys(all_pairs))
+        unique, raw = await with_timeout(self.oracle, self._timeout_s, self._run(pairs))
+        if len(unique) != len(pairs):
             raise OracleOutputError(
-                self.oracle, f"expected {len(pairs)} judgments, got {len(scores)} - at outputs"
+                self.oracle, f"expected {len(pairs)} judgments, got {len(unique)} - at outputs"
             )
+        by_pair = dict(zip(pairs, unique, strict=True))
+        scores = [by_pair[pair] for pair in all_pairs]
         entail = [[0.0] * width for _ in claims]
         contradict = [[0.0] * width for _ in claims]
         for (i, j), (plus, minus) in zip(cells, scores, strict=True):

@@ -15,7 +15,7 @@ from typing import Literal
 
 import msgspec
 
-Aggregation = Literal["concat", "per_chunk"]
+Aggregation = Literal["concat", "per_chunk", "joint"]
 
 
 def _check_digest(digest: str) -> None:

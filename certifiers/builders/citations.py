@@ -5,7 +5,10 @@ certified), whether enforce emits it (accept: every claim; downgrade with droppe
 kept claims; reject: none) and the evidence ids behind the status: `supporting` are the chunks
 whose repaired sigma+ reaches θ_g, `contradicting` those whose sigma- reaches θ_c, best score
 first, ties by evidence order. Under `concat` aggregation all chunks were judged as one premise, so
-a claim that reaches a threshold cites every chunk (in evidence order) and `aggregation` says so. A
+a claim that reaches a threshold cites every chunk (in evidence order) and `aggregation` says so.
+Under `joint`, a claim cites its per-chunk hits; only when no chunk alone reaches the threshold but
+the joint column does, it cites the chunks judged together (pre-filter order; evidence order
+without one). A
 pure function of the bundle: no new certificate field, nothing decided here;
 `certifiers.verification.citations` re-derives the same list without importing this module.
 """
@@ -69,6 +72,7 @@ def _cited(
     grounding: GroundingCertificate, row: int, evidence_ids: tuple[str, ...]
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     support = grounding.support
+    chunks = len(evidence_ids)
     cells = [
         repaired_cell(e, c, support.scale)
         for e, c in zip(support.entail[row], support.contradict[row], strict=True)
@@ -78,7 +82,23 @@ def _cited(
     if support.aggregation == "concat":
         # one premise made of every chunk: a judgment reaching the threshold cites them all
         return (evidence_ids if plus else ()), (evidence_ids if minus else ())
+    if support.aggregation == "joint":
+        pre = support.prefilter
+        together = tuple(pre.judged[row]) if pre is not None else tuple(range(chunks))
+        return _with_joint(plus, together, chunks, evidence_ids), _with_joint(
+            minus, together, chunks, evidence_ids
+        )
     return tuple(evidence_ids[j] for j in plus), tuple(evidence_ids[j] for j in minus)
+
+
+def _with_joint(
+    ranked: tuple[int, ...], together: tuple[int, ...], chunks: int, ids: tuple[str, ...]
+) -> tuple[str, ...]:
+    """Per-chunk hits; with none, the joined chunks when the joint column (`chunks`) is a hit."""
+    cited = [j for j in ranked if j < chunks]
+    if not cited and chunks in ranked:
+        cited = [j for j in together if 0 <= j < chunks]
+    return tuple(ids[j] for j in cited)
 
 
 def claim_citations(bundle: Bundle) -> Citations:

@@ -1,10 +1,11 @@
 """Builder-side checks of the NLI pre-filter and calibration records before they are certified.
 
-A `per_chunk` matrix judged under a top-k pre-filter is certified only when the recorded judged
-sets are exactly each claim's top k by the recorded similarity (ties to the lower index) and every
-cell outside them scores (0, 0); a calibration record only when its error lies in [0, 1] and it
-names the fingerprint of the NLI model the context records. A violation is a ScenarioError naming
-the field: the oracle's output does not mean what the certificate would claim.
+A `per_chunk` (or `joint`) matrix judged under a top-k pre-filter is certified only when the
+recorded judged sets are exactly each claim's top k by the recorded similarity (ties to the lower
+index) and every chunk cell outside them scores (0, 0) (a `joint` column is always judged); a
+calibration record only when its error lies in [0, 1] and it names the fingerprint of the NLI model
+the context records. A violation is a ScenarioError naming the field: the oracle's output does not
+mean what the certificate would claim.
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ def check_prefilter(support: SupportMatrix, chunks: int) -> None:
     if pre is None:
         return
     base = "$.nli.prefilter"
-    if support.aggregation != "per_chunk":
+    if support.aggregation == "concat":
         raise ScenarioError(
-            f"Expected aggregation per_chunk with a prefilter - at {base}", path=base
+            f"Expected aggregation per_chunk or joint with a prefilter - at {base}", path=base
         )
     if not 1 <= pre.k < chunks:
         raise ScenarioError(

@@ -3,12 +3,13 @@
 From a bundle that `certifiers.verify.check_bundle` accepts, this recomputes what
 `assurance.claims` must say, without the builders: per claim (answer order: span start then index
 when every claim has a span, else index) the repaired sigma+/sigma- of every cell (SPEC 4.1), the
-chunks reaching θ_g / θ_c (best first, ties by evidence order; every chunk under `concat`), the
-status *from those lists* (Def. 5.2: β⁺ ≥ θ_g iff some cell reaches θ_g), and emission from the
-verified policy decision and residue. `check_claims` / `check_inline` compare a response's list and
-its inline-cited text against the re-derivation (`certifiers.verification.claims`); they fail
-closed on anything else. The inline text is rendered by the shared `certifiers.render.cited_answer`
-from these independently derived ids.
+chunks reaching θ_g / θ_c (best first, ties by evidence order; every chunk under `concat`; the
+joined chunks when only a `joint` column reaches it), the status *from those lists* (Def. 5.2:
+β⁺ ≥ θ_g iff some cell reaches θ_g), and emission from the verified policy decision and residue.
+`check_claims` / `check_inline` compare a response's list and its inline-cited text against the
+re-derivation (`certifiers.verification.claims`); they fail closed on anything else. The inline
+text is rendered by the shared `certifiers.render.cited_answer` from these independently derived
+ids.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Without the builders: per claim (answer order: span start then index when every claim has a
 span, else index) the repaired sigma+/sigma- of every cell (SPEC 4.1), the chunks reaching θ_g /
-θ_c (best first, ties by evidence order; every chunk under `concat`), the status *from those
+θ_c (best first, ties by evidence order; every chunk under `concat`; under `joint`, the chunks
+judged together when only the joint column reaches it), the status *from those
 lists* (Def. 5.2) and emission from the policy decision and residue. `cited_ids` feeds the
 verifier's re-derivation of `Bundle.emission` when `context.citations` is "inline"
 (`certifiers.verification.run`); `certifiers.verification.citations` checks responses with it.
@@ -41,6 +42,14 @@ def _order(bundle: Bundle) -> list[int]:
     return list(range(len(claims)))
 
 
+def _joint_ids(hits: list[int], together: list[int], ids: list[str]) -> list[str]:
+    """Chunk hits; with none, a hit on the joint column (index len(ids)) cites the joined chunks."""
+    out = [j for j in hits if j < len(ids)]
+    if not out and len(ids) in hits:
+        out = [j for j in together if 0 <= j < len(ids)]
+    return [ids[j] for j in out]
+
+
 def _emitted(bundle: Bundle) -> set[int]:
     certs = bundle.certificates
     if bundle.policy_decision.decision == "reject":
@@ -73,6 +82,12 @@ def derive_claims(bundle: Bundle) -> list[Wire]:
             if support.aggregation == "concat":
                 supporting = list(ids) if plus else []
                 contradicting = list(ids) if minus else []
+            elif support.aggregation == "joint":
+                pre = support.prefilter
+                judged = pre.judged[i] if pre is not None and i < len(pre.judged) else None
+                together = list(range(len(ids))) if judged is None else list(judged)
+                supporting = _joint_ids([j for _, j in plus], together, ids)
+                contradicting = _joint_ids([j for _, j in minus], together, ids)
             else:
                 supporting = [ids[j] for _, j in plus]
                 contradicting = [ids[j] for _, j in minus]

@@ -135,11 +135,18 @@ def _top_k(row: tuple[int, ...], k: int) -> tuple[int, ...]:
 
 
 def _check_prefilter(cert: GroundingCertificate, columns: int, report: Report) -> None:
-    """Judged sets are each claim's top k by the recorded similarity; unjudged cells are (0, 0)."""
+    """Judged sets are each claim's top k by the recorded similarity; unjudged cells are (0, 0).
+
+    `columns` counts the chunks: a `joint` matrix's last column is always judged.
+    """
     support, pre = cert.support, cert.support.prefilter
     if pre is None:
         return
-    report.expect("grounding.support.prefilter.aggregation", "per_chunk", support.aggregation)
+    report.require(
+        "grounding.support.prefilter.aggregation",
+        support.aggregation in ("per_chunk", "joint"),
+        f"expected per_chunk or joint with a prefilter, got {support.aggregation}",
+    )
     report.require(
         "grounding.support.prefilter.k",
         1 <= pre.k < columns,
@@ -206,7 +213,9 @@ def check_grounding(
     _check_thresholds(thresholds, report)
     report.expect("grounding.support.scale", SCORE_SCALE, support.scale)
     scale = support.scale if support.scale > 0 else SCORE_SCALE
-    columns = 1 if support.aggregation == "concat" else len(certs.context.evidence)
+    chunks = len(certs.context.evidence)
+    # joint: one more column per claim, the claim judged against its chunks taken together
+    columns = {"concat": 1, "joint": chunks + 1}.get(support.aggregation, chunks)
     report.require("grounding.evidence", columns > 0, "expected at least one evidence chunk")
     shape_ok = report.expect("grounding.support.rows", len(claims), len(support.entail))
     shape_ok &= report.expect("grounding.support.rows", len(claims), len(support.contradict))
@@ -223,7 +232,7 @@ def check_grounding(
     else:
         beta_plus = [Fraction(0)] * len(claims)
         beta_minus = [Fraction(0)] * len(claims)
-    _check_prefilter(cert, columns, report)
+    _check_prefilter(cert, chunks, report)
     _check_calibration(certs, cert, report)
     report.expect("grounding.beta_plus", beta_plus, cert.beta_plus)
     report.expect("grounding.beta_minus", beta_minus, cert.beta_minus)

@@ -25,11 +25,19 @@ CONCAT_NOTE = (
 )
 
 
+JOINT_NOTE = (
+    "joint aggregation: each claim was also judged against its chunks taken together; when only"
+    " that judgment reaches a threshold, the claim cites every chunk of it"
+)
+
+
 def citations_meta(aggregation: str | None, *, inline: bool) -> dict[str, Any]:
     """`assurance.citations`: the NLI aggregation behind the ids and whether markers are inline."""
     meta: dict[str, Any] = {"aggregation": aggregation, "inline": inline}
     if aggregation == "concat":
         meta["note"] = CONCAT_NOTE
+    elif aggregation == "joint":
+        meta["note"] = JOINT_NOTE
     return meta
 
 

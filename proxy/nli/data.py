@@ -2,8 +2,8 @@
 
 Every row has `premise`, `hypothesis`, `label`, `source`, `split`. Rows marked `two_class` carry
 only entailment / not_entailment and are dropped (the three-way label is unknown).
-`license-review/` is never read: its licenses are undecided. The training mix caps each source (seeded sample), so a run
-fits the time at hand; validation keeps every row.
+`license-review/` is never read: its licenses are undecided. The training mix caps each source
+(seeded sample), so a run fits the time at hand; validation keeps every row.
 """
 
 from __future__ import annotations

@@ -239,7 +239,10 @@ def _scores(support: SupportMatrix, row: int, ids: list[str]) -> str:
             zero += 1
             continue
         den = max(scale, e + c)
-        name = "all chunks (concat)" if support.aggregation == "concat" else ids[j]
+        if support.aggregation == "concat":
+            name = "all chunks (concat)"
+        else:
+            name = ids[j] if j < len(ids) else "its chunks together (joint)"
         plus, minus = _decimal(Fraction(e, den)), _decimal(Fraction(c, den))
         cells.append(f"<li><code>{_e(name)}</code>: entail {_e(plus)}, contradict {_e(minus)}</li>")
     if zero:
@@ -274,6 +277,11 @@ def _claims(bundle: Bundle) -> str:
         )
         if grounding.support.aggregation == "concat":
             note += "; every chunk was judged as one premise, so a claim cites all chunks"
+        if grounding.support.aggregation == "joint":
+            note += (
+                "; each claim was also judged against its chunks together, and a claim that"
+                " only that judgment supports cites them all"
+            )
     headers = ("#", "claim", "status", "emitted", "supporting", "contradicting", "scores")
     return (
         '<section aria-labelledby="h-claims"><h2 id="h-claims">Claims and citations</h2>'

@@ -41,3 +41,10 @@ def test_non_positive_limits_are_rejected(table: dict[str, object], message: str
     """Timeouts and batch sizes must be positive."""
     with pytest.raises(msgspec.ValidationError, match=message):
         msgspec.convert(table, OraclesConfig)
+
+
+def test_joint_aggregation_is_accepted_and_a_misspelt_one_names_the_field() -> None:
+    config = msgspec.convert({"nli": {"aggregation": "joint", "top_k": 2}}, OraclesConfig)
+    assert (config.nli.aggregation, config.nli.top_k) == ("joint", 2)
+    with pytest.raises(msgspec.ValidationError, match=r"\$\.nli\.aggregation"):
+        msgspec.convert({"nli": {"aggregation": "jointly"}}, OraclesConfig)

@@ -144,3 +144,13 @@ def test_lexical_nli_logs_a_heuristic_warning(caplog: pytest.LogCaptureFixture) 
     with caplog.at_level("WARNING", logger="oracles.factory"):
         build_oracles(OraclesConfig(nli=NLIConfig(kind="lexical")), {})
     assert any("HEURISTIC" in record.getMessage() for record in caplog.records)
+
+
+def test_joint_aggregation_gets_the_top_k_prefilter_too() -> None:
+    oracles = build_oracles(
+        OraclesConfig(nli=NLIConfig(kind="lexical", aggregation="joint", top_k=2)), {}
+    )
+    assert isinstance(oracles.nli, LexicalJudge)
+    assert oracles.nli.aggregation == "joint"
+    assert oracles.nli.prefilter is not None
+    assert oracles.nli.prefilter.k == 2

@@ -14,6 +14,7 @@ from proxy.assurance.routes import wants_html
 from proxy.cli import main
 from proxy.viewer.page import card_page
 from tests.certifiers.examples import bundle_of, clean_scenario, paper_64_scenario
+from tests.certifiers.test_joint import joint_scenario
 
 HOSTILE = '<script>alert("x")</script><img src=http://evil.example/p.png onerror=alert(1)>'
 
@@ -100,3 +101,10 @@ def test_view_command_writes_the_page(tmp_path: Path, capsys: pytest.CaptureFixt
     assert 'id="verdict"' in out.read_text(encoding="utf-8")
     assert main(["view", str(tmp_path / "missing.json"), "-o", str(out)]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_a_joint_column_is_named_and_its_citation_rule_explained() -> None:
+    page = card_page(encode_bundle(bundle_of(joint_scenario())))
+    assert "<code>its chunks together (joint)</code>: entail 0.900" in page
+    assert "NLI aggregation joint" in page
+    assert "only that judgment supports cites them all" in page
