@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import NamedTuple
 
 from proxy.evaluation.cache import CachedDecomposer, CachedEmbedder, CachedNLIJudge, OracleCache
 from proxy.evaluation.datasets import EvalCase
@@ -35,6 +36,7 @@ from proxy.evaluation.scoring import (
     b1_outcome,
     b3_outcome,
     treatment_outcomes,
+    treatment_outcomes_theta_g,
 )
 
 #: adapters that are rules, not models: numbers they produce must never be read as a model's
@@ -48,6 +50,9 @@ def _grid(start: Fraction, stop: Fraction, step: Fraction) -> tuple[Fraction, ..
 
 #: θ_e sweep of the paper's §12.4: 0.50, 0.55, ..., 1.00
 THETA_E_GRID = _grid(Fraction(1, 2), Fraction(1), Fraction(1, 20))
+#: θ_g sweep: 0.05, 0.10, ..., 1.00 (θ_e stays 1/2). With one claim per answer, as in HaluEval-QA's
+#: short answers, W⁺ is 0 or 1 and the θ_e sweep is flat; the entailment threshold is what moves
+THETA_G_GRID = _grid(Fraction(1, 20), Fraction(1), Fraction(1, 20))
 #: B1 sweep: 0.00, 0.05, ..., 1.00 (a superset of the paper's 0.50-1.00, since cosines of short
 #: answers against whole paragraphs sit well below 0.5 for most embedders)
 B1_GRID = _grid(Fraction(0), Fraction(1), Fraction(1, 20))
@@ -65,6 +70,7 @@ class HarnessSettings:
     concurrency: int = 8
     progress: bool = False
     theta_e_grid: tuple[Fraction, ...] = THETA_E_GRID
+    theta_g_grid: tuple[Fraction, ...] = THETA_G_GRID
     b1_grid: tuple[Fraction, ...] = B1_GRID
     b1_note: str = ""
     oracle_settings: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
@@ -115,17 +121,43 @@ def _labelled(outputs: Sequence[CaseOutputs], outcomes: Sequence[Outcome]) -> li
     ]
 
 
-def score(
-    outputs: Sequence[CaseOutputs], settings: HarnessSettings, *, with_b1: bool
-) -> tuple[list[OperatingPoint], list[OperatingPoint], OperatingPoint]:
-    """Treatment at every θ_e, B1 at every θ (when embeddings exist), and B3."""
-    per_case = [treatment_outcomes(item, settings.theta_e_grid) for item in outputs]
-    treatment = [
+class Scores(NamedTuple):
+    """Every operating point of one run."""
+
+    treatment: list[OperatingPoint]
+    treatment_theta_g: list[OperatingPoint]
+    b1: list[OperatingPoint]
+    b3: OperatingPoint
+
+
+def _sweep(
+    outputs: Sequence[CaseOutputs],
+    method: str,
+    grid: Sequence[Fraction],
+    per_case: list[list[Outcome]],
+) -> list[OperatingPoint]:
+    return [
         operating_point(
-            "treatment", decimal_label(theta), _labelled(outputs, [row[i] for row in per_case])
+            method, decimal_label(theta), _labelled(outputs, [row[i] for row in per_case])
         )
-        for i, theta in enumerate(settings.theta_e_grid)
+        for i, theta in enumerate(grid)
     ]
+
+
+def score(outputs: Sequence[CaseOutputs], settings: HarnessSettings, *, with_b1: bool) -> Scores:
+    """Treatment at every θ_e and every θ_g, B1 at every θ (when embeddings exist), and B3."""
+    treatment = _sweep(
+        outputs,
+        "treatment",
+        settings.theta_e_grid,
+        [treatment_outcomes(item, settings.theta_e_grid) for item in outputs],
+    )
+    treatment_theta_g = _sweep(
+        outputs,
+        "treatment_theta_g",
+        settings.theta_g_grid,
+        [treatment_outcomes_theta_g(item, settings.theta_g_grid) for item in outputs],
+    )
     b1 = (
         [
             operating_point(
@@ -139,7 +171,7 @@ def score(
         else []
     )
     b3 = operating_point("b3", "1/2", _labelled(outputs, [b3_outcome(o) for o in outputs]))
-    return treatment, b1, b3
+    return Scores(treatment, treatment_theta_g, b1, b3)
 
 
 def environment() -> dict[str, str]:
@@ -168,7 +200,7 @@ async def evaluate(
     outputs = await run_cases(
         cases, active, concurrency=settings.concurrency, progress=settings.progress
     )
-    treatment, b1, b3 = score(outputs, settings, with_b1=oracles.embedder is not None)
+    scores = score(outputs, settings, with_b1=oracles.embedder is not None)
     thresholds = DEFAULT_THRESHOLDS
     return EvalReport(
         format=REPORT_FORMAT,
@@ -180,9 +212,10 @@ async def evaluate(
             "theta_r": str(thresholds.theta_r),
             "theta_e": "swept",
         },
-        treatment=treatment,
-        b1=b1,
-        b3=b3,
+        treatment=scores.treatment,
+        treatment_theta_g=scores.treatment_theta_g,
+        b1=scores.b1,
+        b3=scores.b3,
         oracle_failures=sum(1 for item in outputs if item.failure is not None),
         failures=[f"{item.case.case_id}: {item.failure}" for item in outputs if item.failure][:20],
         oracle_calls=dict(cache.stats.misses),

@@ -1,4 +1,4 @@
-"""Draws the catch / false-block frontier of Treatment (θ_e sweep) and B1 (θ sweep) as a PNG.
+"""Draws the catch / false-block frontier of Treatment (θ_e and θ_g sweeps) and B1 as a PNG.
 
 matplotlib is imported inside `write_frontier_png` with the non-interactive Agg backend, so the
 rest of the harness (and the proxy) never needs it; it is a `dev` extra. The figure shows what the
@@ -40,6 +40,7 @@ def write_frontier_png(report: EvalReport, path: Path) -> None:
     axes = figure.add_subplot()
     for name, points, marker in (
         ("Treatment (θ_e sweep)", report.treatment, "o-"),
+        ("Treatment (θ_g sweep, θ_e = 1/2)", report.treatment_theta_g, "^-"),
         ("B1 cosine (θ sweep)", report.b1, "s--"),
     ):
         xs, ys, labels = _series(points)

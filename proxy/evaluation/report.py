@@ -131,6 +131,8 @@ class EvalReport(msgspec.Struct, frozen=True, kw_only=True):
     cache_hits: dict[str, int]
     elapsed_s: float
     environment: dict[str, str]
+    #: Treatment with θ_e at 1/2 and θ_g swept (reports written before this field have none)
+    treatment_theta_g: list[OperatingPoint] = []
 
 
 def encode_json(report: EvalReport) -> bytes:
@@ -183,13 +185,16 @@ def render_markdown(report: EvalReport) -> str:
         "| --- | --- | --- | --- | --- | --- |",
     ]
     lines += _rows(report.treatment, "Treatment θ_e")
+    lines += _rows(report.treatment_theta_g, "Treatment θ_g")
     if report.b3 is not None:
         lines += _rows([report.b3], "B3 raw NLI")
     lines += _rows(report.b1, "B1 cosine θ")
     lines += [
         "",
         "Treatment: the certifiers' grounding gate at θ_e, then the maximal certifiable residue "
-        "(trim = some claims dropped, block = none left). B3: block iff max_i w_i·β⁻_i ≥ 1/2. "
+        "(trim = some claims dropped, block = none left); Treatment θ_g: the same at θ_e = 1/2 "
+        "with the entailment threshold θ_g swept (a sweep over this dataset, not a registered "
+        "operating point). B3: block iff max_i w_i·β⁻_i ≥ 1/2. "
         "B1: block iff the best cosine between the answer and an evidence chunk is < θ.",
     ]
     return "\n".join(lines) + "\n"

@@ -74,10 +74,17 @@ def certifier_inputs(outputs: CaseOutputs) -> tuple[Decomposition, SupportMatrix
 
 
 def grounding_at(
-    decomposition: Decomposition, support: SupportMatrix, theta_e: Fraction
+    decomposition: Decomposition,
+    support: SupportMatrix,
+    theta_e: Fraction,
+    theta_g: Fraction | None = None,
 ) -> GroundingCertificate:
-    """The grounding certificate at θ_e with the other thresholds at their defaults."""
-    thresholds = msgspec.structs.replace(DEFAULT_THRESHOLDS, theta_e=theta_e)
+    """The grounding certificate at θ_e (and θ_g) with the other thresholds at their defaults."""
+    thresholds = msgspec.structs.replace(
+        DEFAULT_THRESHOLDS,
+        theta_e=theta_e,
+        theta_g=DEFAULT_THRESHOLDS.theta_g if theta_g is None else theta_g,
+    )
     return build_grounding(decomposition, support, thresholds, {})
 
 
@@ -105,6 +112,18 @@ def treatment_outcomes(outputs: CaseOutputs, thetas: Sequence[Fraction]) -> list
         return ["block"] * len(thetas)
     decomposition, support = inputs
     return [outcome_of(decomposition, grounding_at(decomposition, support, t)) for t in thetas]
+
+
+def treatment_outcomes_theta_g(outputs: CaseOutputs, thetas: Sequence[Fraction]) -> list[Outcome]:
+    """Treatment's outcome at each θ_g of the sweep, θ_e at its default (see the harness)."""
+    inputs = certifier_inputs(outputs)
+    if inputs is None:
+        return ["block"] * len(thetas)
+    decomposition, support = inputs
+    theta_e = DEFAULT_THRESHOLDS.theta_e
+    return [
+        outcome_of(decomposition, grounding_at(decomposition, support, theta_e, t)) for t in thetas
+    ]
 
 
 def b3_outcome(outputs: CaseOutputs) -> Outcome:

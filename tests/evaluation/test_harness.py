@@ -51,6 +51,10 @@ async def test_fixture_rates_match_the_hand_computed_outcomes(tmp_path: Path) ->
     assert _at(report.treatment, "0.55").false_trim.x == 1
     assert [p.threshold for p in report.treatment][0::5] == ["0.50", "0.75", "1.00"]
     assert len(report.treatment) == 11
+    # θ_g sweep at θ_e = 1/2: its 0.50 point is the default operating point above
+    assert len(report.treatment_theta_g) == 20
+    same = _at(report.treatment_theta_g, "0.50")
+    assert (same.catch, same.false_block) == (low.catch, low.false_block)
     # B3 only sees the lexical number contradiction (450 vs 330 metres)
     assert report.b3 is not None
     assert (report.b3.catch.x, report.b3.false_block.x) == (1, 0)

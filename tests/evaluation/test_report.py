@@ -89,8 +89,9 @@ async def test_markdown_header_says_which_oracle_produced_the_numbers(tmp_path: 
     assert "HEURISTIC" in header
     assert "embedder=fake-one-hot:one-hot/4096 [B1]" in header
     rows = [line for line in markdown.splitlines() if line.startswith("| ")]
-    assert len(rows) == 2 + 11 + 1 + 21
+    assert len(rows) == 2 + 11 + 20 + 1 + 21
     assert rows[2].startswith("| Treatment θ_e | 0.50 | ")
+    assert rows[13].startswith("| Treatment θ_g | 0.05 | ")
 
 
 async def test_frontier_png_is_written(tmp_path: Path) -> None:

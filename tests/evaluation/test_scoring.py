@@ -10,7 +10,12 @@ from oracles.types import ClaimRecord, Decomposition, NLIJudgments
 from proxy.evaluation.datasets import EvalCase
 from proxy.evaluation.harness import THETA_E_GRID
 from proxy.evaluation.runner import CaseOutputs
-from proxy.evaluation.scoring import b1_outcome, b3_outcome, treatment_outcomes
+from proxy.evaluation.scoring import (
+    b1_outcome,
+    b3_outcome,
+    treatment_outcomes,
+    treatment_outcomes_theta_g,
+)
 
 DIGEST = "sha256:" + "0" * 64
 
@@ -106,3 +111,11 @@ def test_b1_blocks_strictly_below_the_threshold() -> None:
     outputs = _outputs(TWO, TWO_CLAIMS, [(0.9, 0.0), (0.9, 0.0)], best_cosine=0.75)
     assert b1_outcome(outputs, Fraction(3, 4)) == "emit"
     assert b1_outcome(outputs, Fraction(4, 5)) == "block"
+
+
+def test_the_theta_g_sweep_moves_a_single_claim_answer_the_theta_e_sweep_cannot() -> None:
+    """One claim at entail 0.6: emitted at every θ_e; blocked once θ_g passes 0.6."""
+    outputs = _outputs("Alpha rose.", [("Alpha rose.", 1.0)], [(0.6, 0.1)])
+    assert set(treatment_outcomes(outputs, THETA_E_GRID)) == {"emit"}
+    grid = [Fraction(11, 20), Fraction(3, 5), Fraction(13, 20)]
+    assert treatment_outcomes_theta_g(outputs, grid) == ["emit", "emit", "block"]
