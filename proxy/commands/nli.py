@@ -247,6 +247,7 @@ def _run_export(args: argparse.Namespace) -> int:
         evaluation=evaluation,
         command=args.train_command,
         export_command=export_command,
+        qa_form=args.qa_form,
     )
     (args.out / "MODEL_CARD.md").write_text(card, encoding="utf-8")
     print(

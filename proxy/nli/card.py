@@ -65,8 +65,9 @@ def render_card(
     evaluation: Evaluation,
     command: str,
     export_command: str,
+    qa_form: float = 0.0,
 ) -> str:
-    """Markdown model card."""
+    """Markdown model card (`qa_form`: the share of the run's pairs rewritten in QA form)."""
     settings = run["settings"]
     lines = [
         "# assurance-nli-minilm-l6 — model card",
@@ -90,6 +91,17 @@ def render_card(
         "The training data includes several upstream *evaluation* splits (SNLI dev, MNLI dev,",
         "FEVER dev, VitaminC test): do not report this model on those benchmarks.",
         "",
+    ]
+    if qa_form:
+        lines += [
+            f"In the last run, a seeded {_percent(qa_form)} of the pairs had their hypothesis",
+            'rewritten as "question + short answer" by rules (`proxy.nli.qa_form`: "X was based in',
+            'Delhi." -> "X was based in what? Delhi"; yes/no questions answered "no" swap',
+            "entailment and contradiction), the form in which the proxy judges a short answer. No",
+            "other data was added.",
+            "",
+        ]
+    lines += [
         "| source | license (SOURCE.md) | training pairs |",
         "| --- | --- | --- |",
     ]

@@ -17,6 +17,7 @@ from oracles.models import (
     default_embedding_model_path,
     fingerprint,
 )
+from proxy.nli.card import render_card
 from proxy.nli.data import LABELS, Pair
 from proxy.nli.evaluate import calibration_record, evaluate_model
 from proxy.nli.export import export_model
@@ -128,3 +129,19 @@ def test_the_export_is_measured_on_onnxruntime_next_to_the_checkpoint(
     record = calibration_record(evaluation)
     assert record.model_fingerprint == fingerprint(model_dir)
     assert record.validation_pairs == len(PAIRS)
+    run = {"settings": {"seed": 13, "base_model": "x"}, "train_digest": "sha256:00"}
+    card = render_card(
+        run=run,
+        train_counts={"snli": 12},
+        evaluation=evaluation,
+        command="assurance nli train --qa-form 0.3",
+        export_command="assurance nli export ckpt --qa-form 0.3",
+        qa_form=0.3,
+    )
+    assert "a seeded 30.0 % of the pairs had their hypothesis" in card
+    assert "| **total** | | **12** |" in card
+    assert "assurance nli export ckpt --qa-form 0.3" in card
+    plain = render_card(
+        run=run, train_counts={"snli": 12}, evaluation=evaluation, command="c", export_command="e"
+    )
+    assert "question + short answer" not in plain
