@@ -66,8 +66,9 @@ def render_card(
     command: str,
     export_command: str,
     qa_form: float = 0.0,
+    partial: float = 0.0,
 ) -> str:
-    """Markdown model card (`qa_form`: the share of the run's pairs rewritten in QA form)."""
+    """Markdown model card (`qa_form` / `partial`: shares of the run's pairs rewritten)."""
     settings = run["settings"]
     lines = [
         "# assurance-nli-minilm-l6 — model card",
@@ -92,6 +93,13 @@ def render_card(
         "FEVER dev, VitaminC test): do not report this model on those benchmarks.",
         "",
     ]
+    if partial:
+        lines += [
+            f"In the last run, a seeded {_percent(partial)} of the pairs had their hypothesis",
+            'joined by "and" with the hypothesis of another pair (`proxy.nli.partial`), so the',
+            "premise covers only part of it: entailment became neutral, contradiction stayed.",
+            "",
+        ]
     if qa_form:
         lines += [
             f"In the last run, a seeded {_percent(qa_form)} of the pairs had their hypothesis",
@@ -102,6 +110,9 @@ def render_card(
             "",
         ]
     lines += [
+        "Training pairs of the last run (`--init-from` continues earlier runs, which are listed",
+        "under Reproduce):",
+        "",
         "| source | license (SOURCE.md) | training pairs |",
         "| --- | --- | --- |",
     ]

@@ -160,13 +160,17 @@ def qa_form(pair: Pair, rng: random.Random) -> Pair | None:
     return Pair(pair.premise, f"{question} {answer}", label, pair.source)
 
 
-def with_qa_forms(pairs: Sequence[Pair], fraction: float, *, seed: int) -> list[Pair]:
-    """`pairs` with a seeded `fraction` of them rewritten by `qa_form` (where a rule applies)."""
+def with_qa_forms(
+    pairs: Sequence[Pair], fraction: float, *, seed: int, keep: Sequence[bool] | None = None
+) -> list[Pair]:
+    """`pairs` with a seeded `fraction` of them rewritten by `qa_form` (where a rule applies);
+    `keep[i]` leaves pair i as it is (the draw for it is still made, so the rest stay the same)."""
     if not 0.0 <= fraction <= 1.0:
         raise ValueError(f"Expected a QA-form fraction in [0, 1], got {fraction!r} - at --qa-form")
     rng = random.Random(f"{seed}:qa-form")
     out: list[Pair] = []
-    for pair in pairs:
-        rewritten = qa_form(pair, rng) if rng.random() < fraction else None
+    for index, pair in enumerate(pairs):
+        chosen = rng.random() < fraction and not (keep is not None and keep[index])
+        rewritten = qa_form(pair, rng) if chosen else None
         out.append(pair if rewritten is None else rewritten)
     return out

@@ -1,9 +1,11 @@
-"""Shared test data: evidence, answers and tool schemas whose `lexical` NLI outcome is known."""
+"""Shared test data: evidence, answers and tool schemas whose `lexical` NLI outcome is known, and
+the small helpers that read what the proxy answered and stored."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 
 LABEL = (
@@ -51,3 +53,13 @@ def assurance_of(completion: ChatCompletion) -> dict[str, Any]:
 def headers(mode: str, policy: str = "enterprise_qa", **extra: str) -> dict[str, str]:
     """The assurance request headers."""
     return {"X-Assurance-Mode": mode, "X-Assurance-Policy": policy, **extra}
+
+
+async def stored_bundle(base_url: str, handle: str) -> bytes:
+    """The bundle the proxy stored under `handle` (`GET /assurance/cards/{handle}`, 200)."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{base_url}/assurance/cards/{handle}") as response,
+    ):
+        assert response.status == 200
+        return await response.read()

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import openai
 import pytest
 from openai import AsyncOpenAI
@@ -23,6 +22,7 @@ from tests.assurance.clinical import (
     WITH_CONTRADICTION,
     assurance_of,
     headers,
+    stored_bundle,
 )
 from tests.assurance.conftest import assured_proxy
 from tests.fakes.openai_server import (
@@ -46,12 +46,7 @@ PER_CHUNK = {"nli": {"kind": "lexical", "aggregation": "per_chunk"}}
 
 
 async def _bundle(proxy: RunningProxy, handle: str) -> bytes:
-    async with (
-        aiohttp.ClientSession() as session,
-        session.get(f"{proxy.base_url}/assurance/cards/{handle}") as response,
-    ):
-        assert response.status == 200
-        return await response.read()
+    return await stored_bundle(proxy.base_url, handle)
 
 
 async def _create(client: AsyncOpenAI, mode: str, **body: Any) -> Any:

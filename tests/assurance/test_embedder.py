@@ -5,12 +5,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import aiohttp
 import pytest
 from openai import AsyncOpenAI
 
 from certifiers.verify import check_bundle
-from tests.assurance.clinical import EVIDENCE, MESSAGES, SUPPORTED, assurance_of, headers
+from tests.assurance.clinical import (
+    EVIDENCE,
+    MESSAGES,
+    SUPPORTED,
+    assurance_of,
+    headers,
+    stored_bundle,
+)
 from tests.assurance.conftest import assured_proxy
 from tests.fakes.openai_server import FakeOpenAIServer, JsonReply, chat_completion
 from tests.fakes.tei_server import FakeTEIServer
@@ -35,11 +41,7 @@ async def test_minilm_embedder_produces_an_embedding_certificate(
             extra_body={"assurance": {"evidence": EVIDENCE}},
         )
         assurance = assurance_of(completion)
-        async with (
-            aiohttp.ClientSession() as session,
-            session.get(f"{proxy.base_url}/assurance/cards/{assurance['replay_handle']}") as got,
-        ):
-            bundle = json.loads(await got.read())
+        bundle = json.loads(await stored_bundle(proxy.base_url, assurance["replay_handle"]))
     embedding = bundle["certificates"]["embedding"]
     assert embedding["dim"] == 384
     assert embedding["invariant"]
@@ -74,12 +76,7 @@ async def test_inline_embeddings_setting_reaches_the_early_crossed_section(
             extra_headers=headers("enforce"),
             extra_body={"assurance": {"evidence": EVIDENCE}},
         )
-        handle = assurance_of(completion)["replay_handle"]
-        async with (
-            aiohttp.ClientSession() as session,
-            session.get(f"{proxy.base_url}/assurance/cards/{handle}") as got,
-        ):
-            raw = await got.read()
+        raw = await stored_bundle(proxy.base_url, assurance_of(completion)["replay_handle"])
     embedding = json.loads(raw)["certificates"]["embedding"]
     assert embedding["dim"] == 2048  # > 4096 coordinates in all: "auto" records, not inlines
     assert embedding["measurements"] == measurements

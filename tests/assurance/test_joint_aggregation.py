@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import aiohttp
 from openai import AsyncOpenAI
 
 from certifiers.verification.citations import check_response
-from tests.assurance.clinical import MESSAGES, assurance_of, headers
+from tests.assurance.clinical import MESSAGES, assurance_of, headers, stored_bundle
 from tests.assurance.conftest import assured_proxy
 from tests.fakes.openai_server import FakeOpenAIServer, JsonReply, chat_completion
 
@@ -36,11 +35,7 @@ async def _enforce(aggregation: str, upstream: FakeOpenAIServer, tmp_path: Path)
             extra_body={"assurance": {"evidence": EVIDENCE}},
         )
         assurance = assurance_of(completion)
-        async with (
-            aiohttp.ClientSession() as session,
-            session.get(f"{proxy.base_url}/assurance/cards/{assurance['replay_handle']}") as got,
-        ):
-            bundle = await got.read()
+        bundle = await stored_bundle(proxy.base_url, assurance["replay_handle"])
         assert check_response(bundle, completion.model_dump()).failures == ()
         return [completion.choices[0].message.content, assurance["claims"], assurance["citations"]]
 

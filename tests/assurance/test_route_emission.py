@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import anthropic
 import openai
 import pytest
@@ -20,7 +19,7 @@ from openai import AsyncOpenAI
 
 from certifiers.bundle import decode_bundle
 from certifiers.types import Bundle
-from tests.assurance.clinical import WITH_CONTRADICTION, headers
+from tests.assurance.clinical import WITH_CONTRADICTION, headers, stored_bundle
 from tests.assurance.conftest import assured_proxy
 from tests.fakes.openai_routes import message_item, response_object
 from tests.fakes.openai_server import FakeOpenAIServer, JsonReply, chat_completion
@@ -51,12 +50,7 @@ def _assurance(obj: Any) -> dict[str, Any]:
 
 
 async def _bundle(proxy: RunningProxy, handle: str) -> Bundle:
-    async with (
-        aiohttp.ClientSession() as session,
-        session.get(f"{proxy.base_url}/assurance/cards/{handle}") as response,
-    ):
-        assert response.status == 200
-        return decode_bundle(await response.read())
+    return decode_bundle(await stored_bundle(proxy.base_url, handle))
 
 
 @pytest.fixture
