@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
+from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 
 LABEL = (
@@ -63,3 +64,18 @@ async def stored_bundle(base_url: str, handle: str) -> bytes:
     ):
         assert response.status == 200
         return await response.read()
+
+
+async def ask_with_evidence(
+    client: AsyncOpenAI,
+    evidence: list[dict[str, Any]],
+    mode: str = "enforce",
+    policy: str = "enterprise_qa",
+) -> ChatCompletion:
+    """One chat call with `MESSAGES`, the assurance headers and `evidence` in the body."""
+    return await client.chat.completions.create(
+        model="gpt-fake",
+        messages=MESSAGES,
+        extra_headers=headers(mode, policy),
+        extra_body={"assurance": {"evidence": evidence}},
+    )

@@ -11,10 +11,9 @@ from openai import AsyncOpenAI
 from certifiers.verify import check_bundle
 from tests.assurance.clinical import (
     EVIDENCE,
-    MESSAGES,
     SUPPORTED,
+    ask_with_evidence,
     assurance_of,
-    headers,
     stored_bundle,
 )
 from tests.assurance.conftest import assured_proxy
@@ -34,12 +33,7 @@ async def test_minilm_embedder_produces_an_embedding_certificate(
         assured_proxy(fake_upstream.base_url, tmp_path, oracles=oracles) as proxy,
         AsyncOpenAI(base_url=proxy.base_url, api_key="k", max_retries=0) as client,
     ):
-        completion = await client.chat.completions.create(
-            model="gpt-fake",
-            messages=MESSAGES,
-            extra_headers=headers("enforce"),
-            extra_body={"assurance": {"evidence": EVIDENCE}},
-        )
+        completion = await ask_with_evidence(client, EVIDENCE)
         assurance = assurance_of(completion)
         bundle = json.loads(await stored_bundle(proxy.base_url, assurance["replay_handle"]))
     embedding = bundle["certificates"]["embedding"]
@@ -70,12 +64,7 @@ async def test_inline_embeddings_setting_reaches_the_early_crossed_section(
         ) as proxy,
         AsyncOpenAI(base_url=proxy.base_url, api_key="k", max_retries=0) as client,
     ):
-        completion = await client.chat.completions.create(
-            model="gpt-fake",
-            messages=MESSAGES,
-            extra_headers=headers("enforce"),
-            extra_body={"assurance": {"evidence": EVIDENCE}},
-        )
+        completion = await ask_with_evidence(client, EVIDENCE)
         raw = await stored_bundle(proxy.base_url, assurance_of(completion)["replay_handle"])
     embedding = json.loads(raw)["certificates"]["embedding"]
     assert embedding["dim"] == 2048  # > 4096 coordinates in all: "auto" records, not inlines

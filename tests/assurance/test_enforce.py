@@ -14,6 +14,7 @@ from tests.assurance.clinical import (
     SUPPORTED,
     UNSUPPORTED,
     WITH_CONTRADICTION,
+    ask_with_evidence,
     assurance_of,
     headers,
     tool_call,
@@ -28,12 +29,7 @@ async def test_supported_answer_is_certified_and_emitted_unchanged(
 ) -> None:
     """Every claim entailed by the evidence: verdict certified, policy accepts, answer untouched."""
     fake_upstream.script(JsonReply(chat_completion(SUPPORTED)))
-    completion = await client.chat.completions.create(
-        model="gpt-fake",
-        messages=MESSAGES,
-        extra_headers=headers("enforce"),
-        extra_body={"assurance": {"evidence": EVIDENCE}},
-    )
+    completion = await ask_with_evidence(client, EVIDENCE)
     assurance = assurance_of(completion)
     assert completion.choices[0].message.content == SUPPORTED
     assert assurance["card"]["verdict"]["kind"] == "certified"
@@ -63,12 +59,7 @@ async def test_contradicted_claim_is_dropped_into_a_residue_answer(
 ) -> None:
     """One contradicted claim: verdict residue, the policy downgrades, the claim is not emitted."""
     fake_upstream.script(JsonReply(chat_completion(WITH_CONTRADICTION)))
-    completion = await client.chat.completions.create(
-        model="gpt-fake",
-        messages=MESSAGES,
-        extra_headers=headers("enforce"),
-        extra_body={"assurance": {"evidence": EVIDENCE}},
-    )
+    completion = await ask_with_evidence(client, EVIDENCE)
     assurance = assurance_of(completion)
     content = completion.choices[0].message.content or ""
     assert assurance["card"]["verdict"]["kind"] == "residue"
@@ -110,12 +101,7 @@ async def test_policy_reject_gives_an_abstention_with_content_filter(
 ) -> None:
     """An answer with an unsupported claim fails clinical: abstention, HTTP 200, content_filter."""
     fake_upstream.script(JsonReply(chat_completion(UNSUPPORTED)))
-    completion = await client.chat.completions.create(
-        model="gpt-fake",
-        messages=MESSAGES,
-        extra_headers=headers("enforce", "clinical"),
-        extra_body={"assurance": {"evidence": EVIDENCE}},
-    )
+    completion = await ask_with_evidence(client, EVIDENCE, policy="clinical")
     assurance = assurance_of(completion)
     content = completion.choices[0].message.content or ""
     assert assurance["policy_decision"] == "reject"
@@ -139,12 +125,7 @@ async def test_oracle_timeout_fails_closed_with_an_abstain_card(
         ) as proxy,
         AsyncOpenAI(base_url=proxy.base_url, api_key="k", max_retries=0) as client,
     ):
-        completion = await client.chat.completions.create(
-            model="gpt-fake",
-            messages=MESSAGES,
-            extra_headers=headers("enforce"),
-            extra_body={"assurance": {"evidence": EVIDENCE}},
-        )
+        completion = await ask_with_evidence(client, EVIDENCE)
     assurance = assurance_of(completion)
     verdict = assurance["card"]["verdict"]
     assert verdict["kind"] == "abstain"

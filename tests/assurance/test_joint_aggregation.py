@@ -8,7 +8,11 @@ from pathlib import Path
 from openai import AsyncOpenAI
 
 from certifiers.verification.citations import check_response
-from tests.assurance.clinical import MESSAGES, assurance_of, headers, stored_bundle
+from tests.assurance.clinical import (
+    ask_with_evidence,
+    assurance_of,
+    stored_bundle,
+)
 from tests.assurance.conftest import assured_proxy
 from tests.fakes.openai_server import FakeOpenAIServer, JsonReply, chat_completion
 
@@ -28,12 +32,7 @@ async def _enforce(aggregation: str, upstream: FakeOpenAIServer, tmp_path: Path)
         AsyncOpenAI(base_url=proxy.base_url, api_key="k", max_retries=0) as client,
     ):
         upstream.script(JsonReply(chat_completion(ANSWER)))
-        completion = await client.chat.completions.create(
-            model="gpt-fake",
-            messages=MESSAGES,
-            extra_headers=headers("enforce"),
-            extra_body={"assurance": {"evidence": EVIDENCE}},
-        )
+        completion = await ask_with_evidence(client, EVIDENCE)
         assurance = assurance_of(completion)
         bundle = await stored_bundle(proxy.base_url, assurance["replay_handle"])
         assert check_response(bundle, completion.model_dump()).failures == ()
