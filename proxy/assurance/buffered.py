@@ -1,11 +1,13 @@
 """The buffered half shared by the Responses and Messages handlers: one complete answer, certified.
 
-The handler names the upstream call and the document parser; this asks the upstream once (timed
-into the upstream metric), relays an upstream error as it came (and any non-200 in shadow),
-parses the JSON document, certifies its answer (an answer over `max_answer_bytes` abstains), and
-settles every outcome that is not an enforce emission: shadow's card or certification error is
-appended to the provider's bytes. What is left for the handler is enforce: the certified
-document, its parsed answer, the card headers and the enforce `assurance` field.
+`complete_answer` (also the chat handler's) awaits one upstream call, timed into the upstream
+metric, and settles its status: an upstream error is relayed as it came (and any non-200 in
+shadow), any other non-200 fails closed. In `certify_buffered` the handler names the upstream
+call, the stream keys to drop and the document parser; this asks the upstream once, parses the
+JSON document, certifies its answer (an answer over `max_answer_bytes` abstains), and settles
+every outcome that is not an enforce emission: shadow's card or certification error is appended
+to the provider's bytes. What is left for the handler is enforce: the certified document, its
+parsed answer, the card headers and the enforce `assurance` field.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+import msgspec
 from aiohttp import web
 
 from proxy.assurance.answer import CertificationFailedError, certify_answer, too_large
@@ -23,6 +26,7 @@ from proxy.assurance.certify import CertifiedCall
 from proxy.assurance.citations import enforce_summary
 from proxy.assurance.emit import ParsedAnswer, UpstreamAnswerError, with_assurance
 from proxy.assurance.scenario import OracleFailure
+from proxy.server.chat_request import ChatRequest
 from proxy.server.state import STATE
 from proxy.upstreams.base import Upstream, UpstreamResponse
 
@@ -47,28 +51,51 @@ class EnforceReady:
         self.assurance = enforce_summary(certified.summary, inline=inline).body_field()
 
 
+async def complete_answer(
+    request: web.Request, upstream: Upstream, mode: str, call: Awaitable[UpstreamResponse]
+) -> UpstreamResponse | web.Response:
+    """Await one complete upstream answer, timed into the upstream metric.
+
+    An error status (and, in shadow, any non-200) is relayed as it came; a 200 is returned for
+    certification; anything else fails closed, without its body.
+    """
+    began = time.perf_counter()
+    answer = await call
+    request.app[STATE].metrics.observe_upstream(upstream.name, time.perf_counter() - began)
+    if answer.status >= 400 or (answer.status != 200 and mode == "shadow"):
+        return web.Response(body=answer.body, status=answer.status, headers=answer.headers)
+    if answer.status != 200:
+        raise UpstreamAnswerError(
+            f"Expected the upstream to answer 200 (or an error status), got {answer.status}"
+        )
+    return answer
+
+
 async def certify_buffered(
     request: web.Request,
     started: Started,
     upstream: Upstream,
     *,
     create: CreateCall,
-    body: bytes,
-    parsed: Mapping[str, Any],
+    req: ChatRequest,
+    stream_keys: tuple[str, ...],
     parse: Callable[[Any], ParsedAnswer],
     kind: str,
 ) -> web.Response | EnforceReady:
-    """One `create` call certified; a response for every outcome but an enforce emission."""
+    """One `create` call certified; a response for every outcome but an enforce emission.
+
+    The upstream is always asked for one complete answer: a streaming request is forwarded
+    without its `stream_keys` (re-encoded), any other as the client sent it.
+    """
     pipeline, areq = started.pipeline, started.areq
-    began = time.perf_counter()
-    answer = await create(upstream, body, parsed, request.headers)
-    request.app[STATE].metrics.observe_upstream(upstream.name, time.perf_counter() - began)
-    if answer.status >= 400 or (answer.status != 200 and areq.mode == "shadow"):
-        return web.Response(body=answer.body, status=answer.status, headers=answer.headers)
-    if answer.status != 200:
-        raise UpstreamAnswerError(
-            f"Expected the upstream to answer 200 (or an error status), got {answer.status}"
-        )
+    parsed = {k: v for k, v in req.parsed.items() if k not in stream_keys}
+    body = req.forward_body if not req.stream else msgspec.json.encode(parsed)
+    reply = await complete_answer(
+        request, upstream, areq.mode, create(upstream, body, parsed, request.headers)
+    )
+    if isinstance(reply, web.Response):
+        return reply
+    answer = reply
     try:
         document = json.loads(answer.body)
     except ValueError as exc:

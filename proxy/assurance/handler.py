@@ -10,7 +10,6 @@ allows (`proxy.assurance.emit`), as JSON or as a replayed SSE stream.
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import msgspec
@@ -19,9 +18,9 @@ from aiohttp import web
 
 from proxy.assurance.answer import CertificationFailedError, certify_answer, too_large
 from proxy.assurance.begin import certification
+from proxy.assurance.buffered import complete_answer
 from proxy.assurance.citations import enforce_summary
 from proxy.assurance.emit import (
-    UpstreamAnswerError,
     encode_completion,
     enforced_completion,
     parse_completion,
@@ -36,7 +35,7 @@ from proxy.assurance.stream import completion_chunks
 from proxy.config import AssuranceMode
 from proxy.server.chat_request import ChatRequest
 from proxy.server.responses import SSE_HEADERS, mark_stream_done
-from proxy.server.state import REQUEST_INFO, STATE
+from proxy.server.state import REQUEST_INFO
 from proxy.upstreams.base import Upstream
 
 _ENFORCE_STREAM_HEADERS = {"Content-Type": "text/event-stream; charset=utf-8", **SSE_HEADERS}
@@ -81,16 +80,13 @@ async def _buffered(
 ) -> web.StreamResponse:
     """Enforce (streaming or not) and non-streaming shadow: one complete upstream answer first."""
     body = chat.forward_body if not chat.stream else _non_streaming_body(chat.parsed)
-    started = time.perf_counter()
-    answer = await upstream.chat(body, chat.parsed, request.headers)
-    request.app[STATE].metrics.observe_upstream(upstream.name, time.perf_counter() - started)
-    if answer.status >= 400 or (answer.status != 200 and areq.mode == "shadow"):
-        return web.Response(body=answer.body, status=answer.status, headers=answer.headers)
-    if answer.status != 200:
-        # only a 200 answer is certifiable: anything else fails closed, without its body
-        raise UpstreamAnswerError(
-            f"Expected the upstream to answer 200 (or an error status), got {answer.status}"
-        )
+    # only a 200 answer is certifiable: anything else fails closed, without its body
+    reply = await complete_answer(
+        request, upstream, areq.mode, upstream.chat(body, chat.parsed, request.headers)
+    )
+    if isinstance(reply, web.Response):
+        return reply
+    answer = reply
     limit = pipeline.config.assurance.max_answer_bytes
     parsed = parse_completion(answer.body)
     failures: tuple[OracleFailure, ...] = ()

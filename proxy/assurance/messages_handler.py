@@ -15,7 +15,6 @@ import json
 import time
 from typing import Any
 
-import msgspec
 import structlog
 from aiohttp import web
 
@@ -55,15 +54,13 @@ async def handle_assured_messages(
 async def _buffered(
     request: web.Request, started: Started, upstream: Upstream, req: ChatRequest
 ) -> web.StreamResponse:
-    parsed = {k: v for k, v in req.parsed.items() if k != "stream"}
-    body = req.forward_body if not req.stream else msgspec.json.encode(parsed)
     ready = await certify_buffered(
         request,
         started,
         upstream,
         create=create_message,
-        body=body,
-        parsed=parsed,
+        req=req,
+        stream_keys=("stream",),
         parse=parse_message_object,
         kind="message",
     )

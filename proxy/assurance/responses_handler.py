@@ -16,7 +16,6 @@ import json
 import time
 from typing import Any
 
-import msgspec
 import structlog
 from aiohttp import web
 
@@ -59,15 +58,13 @@ async def handle_assured_responses(
 async def _buffered(
     request: web.Request, started: Started, upstream: Upstream, req: ChatRequest
 ) -> web.StreamResponse:
-    parsed = {k: v for k, v in req.parsed.items() if k not in ("stream", "stream_options")}
-    body = req.forward_body if not req.stream else msgspec.json.encode(parsed)
     ready = await certify_buffered(
         request,
         started,
         upstream,
         create=create_response,
-        body=body,
-        parsed=parsed,
+        req=req,
+        stream_keys=("stream", "stream_options"),
         parse=parse_response_object,
         kind="response",
     )

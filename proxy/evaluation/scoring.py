@@ -74,17 +74,9 @@ def certifier_inputs(outputs: CaseOutputs) -> tuple[Decomposition, SupportMatrix
 
 
 def grounding_at(
-    decomposition: Decomposition,
-    support: SupportMatrix,
-    theta_e: Fraction,
-    theta_g: Fraction | None = None,
+    decomposition: Decomposition, support: SupportMatrix, thresholds: Thresholds
 ) -> GroundingCertificate:
-    """The grounding certificate at θ_e (and θ_g) with the other thresholds at their defaults."""
-    thresholds = msgspec.structs.replace(
-        DEFAULT_THRESHOLDS,
-        theta_e=theta_e,
-        theta_g=DEFAULT_THRESHOLDS.theta_g if theta_g is None else theta_g,
-    )
+    """The grounding certificate at `thresholds` (no oracle digests: nothing is emitted)."""
     return build_grounding(decomposition, support, thresholds, {})
 
 
@@ -105,25 +97,25 @@ def outcome_of(decomposition: Decomposition, grounding: GroundingCertificate) ->
     return "trim" if residue.kept else "block"
 
 
-def treatment_outcomes(outputs: CaseOutputs, thetas: Sequence[Fraction]) -> list[Outcome]:
-    """Treatment's outcome at each θ_e of the sweep."""
+def _outcomes(outputs: CaseOutputs, points: Sequence[Thresholds]) -> list[Outcome]:
+    """Treatment's outcome at each set of thresholds (an oracle failure blocks at every one)."""
     inputs = certifier_inputs(outputs)
     if inputs is None:
-        return ["block"] * len(thetas)
+        return ["block"] * len(points)
     decomposition, support = inputs
-    return [outcome_of(decomposition, grounding_at(decomposition, support, t)) for t in thetas]
+    return [outcome_of(decomposition, grounding_at(decomposition, support, t)) for t in points]
+
+
+def treatment_outcomes(outputs: CaseOutputs, thetas: Sequence[Fraction]) -> list[Outcome]:
+    """Treatment's outcome at each θ_e of the sweep (other thresholds at their defaults)."""
+    replace = msgspec.structs.replace
+    return _outcomes(outputs, [replace(DEFAULT_THRESHOLDS, theta_e=t) for t in thetas])
 
 
 def treatment_outcomes_theta_g(outputs: CaseOutputs, thetas: Sequence[Fraction]) -> list[Outcome]:
     """Treatment's outcome at each θ_g of the sweep, θ_e at its default (see the harness)."""
-    inputs = certifier_inputs(outputs)
-    if inputs is None:
-        return ["block"] * len(thetas)
-    decomposition, support = inputs
-    theta_e = DEFAULT_THRESHOLDS.theta_e
-    return [
-        outcome_of(decomposition, grounding_at(decomposition, support, theta_e, t)) for t in thetas
-    ]
+    replace = msgspec.structs.replace
+    return _outcomes(outputs, [replace(DEFAULT_THRESHOLDS, theta_g=t) for t in thetas])
 
 
 def b3_outcome(outputs: CaseOutputs) -> Outcome:
@@ -132,7 +124,7 @@ def b3_outcome(outputs: CaseOutputs) -> Outcome:
     if inputs is None:
         return "block"
     decomposition, support = inputs
-    grounding = grounding_at(decomposition, support, DEFAULT_THRESHOLDS.theta_e)
+    grounding = grounding_at(decomposition, support, DEFAULT_THRESHOLDS)
     worst = max(
         claim.weight * beta
         for claim, beta in zip(decomposition.claims, grounding.beta_minus, strict=True)
