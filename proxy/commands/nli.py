@@ -32,6 +32,7 @@ from proxy.nli.data import (
     training_mix,
     validation_pairs,
 )
+from proxy.nli.distractor import with_distractors
 from proxy.nli.evaluate import calibration_record, evaluate_model
 from proxy.nli.export import export_model
 from proxy.nli.partial import with_partial_pairs
@@ -91,6 +92,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=0.0,
         help="share of pairs whose hypothesis is joined with an unrelated one by 'and' (0-1)",
     )
+    train.add_argument(
+        "--distractor",
+        type=_fraction,
+        default=0.0,
+        help="share of pairs whose premise is joined with an unrelated passage (0-1)",
+    )
     train.add_argument("--max-steps", type=int, help="stop after N steps (default: the mix)")
     train.add_argument(
         "--init-from", type=Path, help="continue from a saved model (e.g. a previous run's best)"
@@ -123,6 +130,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--partial", type=_fraction, default=0.0, help="the --partial the run was trained with"
     )
     export.add_argument(
+        "--distractor",
+        type=_fraction,
+        default=0.0,
+        help="the --distractor the run was trained with",
+    )
+    export.add_argument(
         "--train-command", default="assurance nli train", help="recorded in the model card"
     )
     export.set_defaults(_nli=_run_export)
@@ -139,18 +152,17 @@ def _fraction(text: str) -> float:
     return value
 
 
-def _mix(
-    data_dir: Path, scale: float, qa_fraction: float, seed: int, partial: float = 0.0
-) -> list[Pair]:
-    """The training mix at `scale`: `partial` of it joined with unrelated statements
-    (`proxy.nli.partial`), then `qa_fraction` of the other pairs in QA form
-    (`proxy.nli.qa_form`)."""
-    base = training_mix(data_dir, _caps(scale), seed=seed)
-    pairs = with_partial_pairs(base, partial, seed=seed) if partial else base
-    if not qa_fraction:
-        return pairs
-    joined = [a != b for a, b in zip(base, pairs, strict=True)] if partial else None
-    return with_qa_forms(pairs, qa_fraction, seed=seed, keep=joined)
+def _mix(args: argparse.Namespace, data_dir: Path, seed: int) -> list[Pair]:
+    """The training mix at `args.scale`: `args.partial` of it joined with unrelated statements
+    (`proxy.nli.partial`), then `args.qa_form` of the other pairs in QA form
+    (`proxy.nli.qa_form`), then `args.distractor` of all with an unrelated passage beside the
+    premise (`proxy.nli.distractor`)."""
+    base = training_mix(data_dir, _caps(args.scale), seed=seed)
+    pairs = with_partial_pairs(base, args.partial, seed=seed) if args.partial else base
+    if args.qa_form:
+        joined = [a != b for a, b in zip(base, pairs, strict=True)] if args.partial else None
+        pairs = with_qa_forms(pairs, args.qa_form, seed=seed, keep=joined)
+    return with_distractors(pairs, args.distractor, seed=seed) if args.distractor else pairs
 
 
 def _caps(scale: float) -> dict[str, int | None]:
@@ -165,7 +177,7 @@ def _caps(scale: float) -> dict[str, int | None]:
 def _run_train(args: argparse.Namespace) -> int:
     data_dir = args.data_dir or default_data_dir()
     try:
-        pairs = _mix(data_dir, args.scale, args.qa_form, args.seed, args.partial)
+        pairs = _mix(args, data_dir, args.seed)
         validation = stratified_subset(validation_pairs(data_dir), args.eval_pairs, seed=args.seed)
     except (DataError, OSError) as exc:
         print(f"assurance nli train: {exc}", file=sys.stderr)
@@ -230,14 +242,14 @@ def _run_export(args: argparse.Namespace) -> int:
     run_path = args.run_dir / "settings.json"
     try:
         run_record = json.loads(run_path.read_text())
-        mix = _mix(data_dir, args.scale, args.qa_form, run_record["settings"]["seed"], args.partial)
+        mix = _mix(args, data_dir, run_record["settings"]["seed"])
     except (OSError, ValueError, KeyError, DataError) as exc:
         print(f"assurance nli export: cannot read the run at {run_path}: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if pairs_digest(mix) != run_record["train_digest"]:
         print(
             f"assurance nli export: --scale {args.scale} --qa-form {args.qa_form} --partial"
-            f" {args.partial} does not reproduce the run's training"
+            f" {args.partial} --distractor {args.distractor} does not reproduce the run's training"
             " data (digest differs)",
             file=sys.stderr,
         )
@@ -267,6 +279,7 @@ def _run_export(args: argparse.Namespace) -> int:
         export_command=export_command,
         qa_form=args.qa_form,
         partial=args.partial,
+        distractor=args.distractor,
     )
     (args.out / "MODEL_CARD.md").write_text(card, encoding="utf-8")
     print(

@@ -67,8 +67,10 @@ def render_card(
     export_command: str,
     qa_form: float = 0.0,
     partial: float = 0.0,
+    distractor: float = 0.0,
 ) -> str:
-    """Markdown model card (`qa_form` / `partial`: shares of the run's pairs rewritten)."""
+    """Markdown model card (`qa_form` / `partial` / `distractor`: shares of the run's pairs
+    rewritten)."""
     settings = run["settings"]
     lines = [
         "# assurance-nli-minilm-l6 — model card",
@@ -107,6 +109,13 @@ def render_card(
             'Delhi." -> "X was based in what? Delhi"; yes/no questions answered "no" swap',
             "entailment and contradiction), the form in which the proxy judges a short answer. No",
             "other data was added.",
+            "",
+        ]
+    if distractor:
+        lines += [
+            f"In the last run, a seeded {_percent(distractor)} of the pairs had the premise of",
+            "another pair joined before or after their own (`proxy.nli.distractor`), as the proxy",
+            "joins chunks of evidence; labels were kept.",
             "",
         ]
     lines += [

@@ -34,10 +34,11 @@ def test_the_recorded_export_command_leaves_out_the_train_command_text() -> None
 
 
 @pytest.mark.parametrize("value", ["1.5", "-0.2", "lots"])
-def test_train_refuses_a_qa_form_share_outside_0_to_1(
-    value: str, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("flag", ["--qa-form", "--partial", "--distractor"])
+def test_train_refuses_a_share_outside_0_to_1(
+    flag: str, value: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        main(["nli", "train", "--qa-form", value])
+        main(["nli", "train", flag, value])
     assert exit_info.value.code == 2
-    assert "--qa-form" in capsys.readouterr().err
+    assert flag in capsys.readouterr().err

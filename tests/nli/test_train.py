@@ -137,11 +137,14 @@ def test_the_export_is_measured_on_onnxruntime_next_to_the_checkpoint(
         command="assurance nli train --qa-form 0.3",
         export_command="assurance nli export ckpt --qa-form 0.3",
         qa_form=0.3,
+        distractor=0.25,
     )
     assert "a seeded 30.0 % of the pairs had their hypothesis" in card
+    assert "a seeded 25.0 % of the pairs had the premise of" in card
     assert "| **total** | | **12** |" in card
     assert "assurance nli export ckpt --qa-form 0.3" in card
     plain = render_card(
         run=run, train_counts={"snli": 12}, evaluation=evaluation, command="c", export_command="e"
     )
     assert "question + short answer" not in plain
+    assert "proxy.nli.distractor" not in plain
