@@ -256,7 +256,9 @@ def _run_export(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     model_dir = export_model(args.checkpoint, args.out)
     print(f"measuring {model_dir} on {len(pairs)} validation pairs", file=sys.stderr)
-    evaluation = evaluate_model(model_dir, pairs, threads=args.threads, reference=args.checkpoint)
+    evaluation = evaluate_model(
+        model_dir, pairs, threads=args.threads, reference=args.checkpoint, shape_seed=args.seed
+    )
     (args.out / "evaluation.json").write_bytes(
         msgspec.json.format(msgspec.json.encode(evaluation), indent=2) + b"\n"
     )

@@ -169,6 +169,20 @@ def render_card(
         f"| {name} | {score.pairs} | {_percent(score.accuracy)} |"
         for name, score in evaluation.per_label.items()
     ]
+    if evaluation.shapes:
+        lines += [
+            "",
+            "The same validation pairs in the shapes the proxy judges (seeded rewrites, see",
+            "`proxy.nli.evaluate`): `qa_form` as question + short answer where a rule applies,",
+            "`distractor` with another validation pair's premise joined to the premise.",
+            "",
+            "| shape | pairs | accuracy |",
+            "| --- | --- | --- |",
+        ]
+        lines += [
+            f"| {name} | {score.pairs} | {_percent(score.accuracy)} |"
+            for name, score in evaluation.shapes.items()
+        ]
     lines += ["", "Confusion (rows gold, columns predicted):", ""]
     lines += ["| gold \\ predicted | " + " | ".join(LABELS) + " |", "| --- |" + " --- |" * 3]
     lines += [

@@ -6,6 +6,12 @@ gap |accuracy - confidence| weighted by bin size) and CPU latency (single pair m
 in batches of 32), all through `oracles.models` (onnxruntime for the shipped int8 ONNX model), so
 the figures are the product's. `calibration_record` is what the judge attaches: the ECE measured
 on the exported model, the model directory's fingerprint and the validation data digest.
+
+`shapes` measures the same pairs in the two shapes the proxy judges that plain NLI data rarely has:
+`qa_form` (the pairs a `proxy.nli.qa_form` rule applies to, as "question + short answer") and
+`distractor` (each pair's premise joined with another validation pair's, as the proxy joins
+chunks; `proxy.nli.distractor`). Both are seeded rewrites of the validation split, so they measure
+the judge's behaviour on those shapes without any QA benchmark's data.
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ from oracles.models import (
     fingerprint,
 )
 from proxy.nli.data import LABELS, Pair, pairs_digest
+from proxy.nli.distractor import with_distractors
+from proxy.nli.qa_form import with_qa_forms
 from proxy.nli.train import accuracy
 
 ECE_BINS = 15
@@ -70,6 +78,8 @@ class Evaluation(msgspec.Struct, frozen=True, kw_only=True):
     threads: int
     machine: str
     reference: Reference | None = None
+    #: accuracy on the validation pairs rewritten into the proxy's shapes (module docstring)
+    shapes: dict[str, SourceScore] = msgspec.field(default_factory=dict)
 
 
 def _argmax(row: Sequence[float]) -> int:
@@ -168,13 +178,41 @@ def _reference(
     )
 
 
+def shaped_pairs(pairs: Sequence[Pair], *, seed: int) -> dict[str, list[Pair]]:
+    """The validation pairs a seeded rewrite changed, per shape (`qa_form`, `distractor`)."""
+    shapes = {
+        "qa_form": with_qa_forms(pairs, 1.0, seed=seed),
+        "distractor": with_distractors(pairs, 1.0, seed=seed),
+    }
+    return {
+        name: [after for before, after in zip(pairs, out, strict=True) if after != before]
+        for name, out in shapes.items()
+    }
+
+
+def _shape_scores(
+    model: CrossEncoderModel | OnnxCrossEncoderModel, pairs: Sequence[Pair], seed: int
+) -> dict[str, SourceScore]:
+    scores = {}
+    for name, shaped in shaped_pairs(pairs, seed=seed).items():
+        rows = model.predict(_texts(shaped), batch_size=32)
+        scores[name] = SourceScore(pairs=len(shaped), accuracy=accuracy(rows, shaped))
+    return scores
+
+
 def evaluate_model(
-    path: Path, pairs: Sequence[Pair], *, threads: int = 2, reference: Path | None = None
+    path: Path,
+    pairs: Sequence[Pair],
+    *,
+    threads: int = 2,
+    reference: Path | None = None,
+    shape_seed: int | None = None,
 ) -> Evaluation:
     """Measure the model saved at `path` on `pairs` (see the module docstring).
 
     With `reference` (the checkpoint it was exported from), the checkpoint is measured on the
-    same pairs with torch fp32 too, and the two runtimes compared.
+    same pairs with torch fp32 too, and the two runtimes compared. With `shape_seed`, the pairs
+    are also measured in the proxy's shapes (`shaped_pairs`).
     """
     model = load_runtime(path, threads)
     rows = model.predict(_texts(pairs), batch_size=32)
@@ -197,6 +235,7 @@ def evaluate_model(
         threads=threads,
         machine=f"{platform.machine()}, {platform.processor() or 'cpu'}, {threads} threads",
         reference=compared,
+        shapes={} if shape_seed is None else _shape_scores(model, pairs, shape_seed),
     )
 
 

@@ -19,7 +19,7 @@ from oracles.models import (
 )
 from proxy.nli.card import render_card
 from proxy.nli.data import LABELS, Pair
-from proxy.nli.evaluate import calibration_record, evaluate_model
+from proxy.nli.evaluate import calibration_record, evaluate_model, shaped_pairs
 from proxy.nli.export import export_model
 from proxy.nli.train import TrainSettings, batch_schedule, train
 
@@ -118,8 +118,13 @@ def test_the_export_is_measured_on_onnxruntime_next_to_the_checkpoint(
     exported: tuple[Path, Path],
 ) -> None:
     best, model_dir = exported
-    evaluation = evaluate_model(model_dir, PAIRS, threads=1, reference=best)
+    evaluation = evaluate_model(model_dir, PAIRS, threads=1, reference=best, shape_seed=3)
     assert evaluation.model_fingerprint == fingerprint(model_dir)
+    shaped = shaped_pairs(PAIRS, seed=3)
+    assert {name: score.pairs for name, score in evaluation.shapes.items()} == {
+        name: len(pairs) for name, pairs in shaped.items()
+    }
+    assert evaluation.shapes["distractor"].pairs > len(PAIRS) // 2  # a self-draw is skipped
     assert evaluation.pairs == len(PAIRS)
     assert sum(evaluation.confusion[label][guess] for label in LABELS for guess in LABELS) == 12
     reference = evaluation.reference
@@ -141,10 +146,15 @@ def test_the_export_is_measured_on_onnxruntime_next_to_the_checkpoint(
     )
     assert "a seeded 30.0 % of the pairs had their hypothesis" in card
     assert "a seeded 25.0 % of the pairs had the premise of" in card
+    assert f"| distractor | {evaluation.shapes['distractor'].pairs} |" in card
     assert "| **total** | | **12** |" in card
     assert "assurance nli export ckpt --qa-form 0.3" in card
     plain = render_card(
         run=run, train_counts={"snli": 12}, evaluation=evaluation, command="c", export_command="e"
     )
-    assert "question + short answer" not in plain
+    assert "proxy.nli.qa_form" not in plain
     assert "proxy.nli.distractor" not in plain
+    bare = msgspec.structs.replace(evaluation, shapes={})
+    assert "| shape |" not in render_card(
+        run=run, train_counts={"snli": 12}, evaluation=bare, command="c", export_command="e"
+    )
