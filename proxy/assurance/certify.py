@@ -82,7 +82,8 @@ MAX_ADVANCE_ATTEMPTS = 32
 
 
 class StoreUnavailableError(ProxyError):
-    """Enforce needs the session's counters and the store cannot give or advance them."""
+    """Enforce needs the store (a session's counters, a Responses certified copy) and cannot
+    reach it: nothing is emitted."""
 
     status = 503
     code = "store_unavailable"

@@ -3,11 +3,13 @@
 The same certification as chat (`proxy.assurance.begin`, `proxy.assurance.answer.certify_answer`):
 the `output_text` of `message` items is the answer, `function_call` items go through the action
 gate, evidence is the `assurance` field plus `function_call_output` input items. Enforce asks the
-upstream for one complete response, certifies it, rebuilds it (`enforced_response`), remembers the
-certified copy for `GET /v1/responses/{id}` and sends it as JSON or as the standard event
-sequence. Shadow relays the upstream's events live but holds the terminal `response.completed`
-(or `response.incomplete`) event until the answer is certified; its `response` then carries
-`assurance`. Non-streaming shadow appends `assurance` to the provider's bytes.
+upstream for one complete response, certifies it, rebuilds it (`enforced_response`), stores the
+certified copy for `GET /v1/responses/{id}` (`proxy.assurance.responses_store`: the store, so every
+replica serves it; nothing is emitted when that write fails) and sends it as JSON or as the
+standard event sequence. Shadow relays the upstream's events live but holds the terminal
+`response.completed` (or `response.incomplete`) event until the answer is certified; its
+`response` then carries `assurance`. Non-streaming shadow appends `assurance` to the provider's
+bytes.
 """
 
 from __future__ import annotations
@@ -22,17 +24,20 @@ from aiohttp import web
 from proxy.assurance.answer import certify_answer, too_large
 from proxy.assurance.begin import Started, certification
 from proxy.assurance.buffered import certify_buffered
+from proxy.assurance.certify import StoreUnavailableError
 from proxy.assurance.emit import UpstreamAnswerError
 from proxy.assurance.headers import CardSummary
 from proxy.assurance.responses_answer import chat_view, enforced_response, parse_response_object
 from proxy.assurance.responses_store import CERTIFIED_RESPONSES
 from proxy.assurance.scenario import OracleFailure
+from proxy.assurance.slot import PIPELINE
 from proxy.config import AssuranceMode
 from proxy.server.chat_request import ChatRequest
 from proxy.server.errors import ProxyError
 from proxy.server.passthrough import choose_upstream, forward
 from proxy.server.responses import relay_stream
 from proxy.server.state import REQUEST_INFO, STATE
+from proxy.store.base import StoreError
 from proxy.upstreams.base import Upstream
 from proxy.upstreams.openai import OpenAIUpstream
 from proxy.upstreams.responses import create_response, stream_response
@@ -74,7 +79,15 @@ async def _buffered(
     full = {**emitted, "assurance": ready.assurance}
     payload = json.dumps(full, ensure_ascii=False).encode("utf-8")
     if isinstance(emitted.get("id"), str):
-        request.app[CERTIFIED_RESPONSES].put(emitted["id"], payload)
+        store = started.pipeline.certifier.store
+        if not await request.app[CERTIFIED_RESPONSES].put(
+            store, emitted["id"], payload, int(time.time())
+        ):
+            # another replica (or this one after a restart) would serve the provider's original
+            raise StoreUnavailableError(
+                "The assurance store is unavailable, so the certified copy of this response"
+                " cannot be kept for GET /v1/responses/{id}; nothing was emitted"
+            )
     if not req.stream:
         return web.Response(body=payload, content_type="application/json", headers=ready.headers)
     return await _replay(request, emitted, full, ready.certified.summary)
@@ -180,7 +193,18 @@ async def handle_get_response(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     upstream = choose_upstream(state, request.path, None)
     request[REQUEST_INFO].upstream = upstream.name
-    certified = request.app[CERTIFIED_RESPONSES].get(request.match_info["response_id"])
+    pipeline = request.app[PIPELINE].pipeline
+    store = None if pipeline is None else pipeline.certifier.store
+    try:
+        certified = await request.app[CERTIFIED_RESPONSES].get(
+            store, request.match_info["response_id"]
+        )
+    except StoreError as exc:
+        log.error("certified_response_read_failed", error=str(exc))
+        raise StoreUnavailableError(
+            "The assurance store is unavailable, so the proxy cannot tell whether it certified"
+            " this response; the provider's copy is not served in its place"
+        ) from exc
     if certified is None or not isinstance(upstream, OpenAIUpstream):
         return await forward(request, state, upstream, None)
     tail = request.raw_path[len("/v1") :]

@@ -1,4 +1,5 @@
-"""The store interface both backends implement: bundles by replay handle, sessions by id.
+"""The store interface both backends implement: bundles by replay handle, sessions by id, and the
+certified copies of emitted Responses by response id.
 
 `Store` is what the shell calls; `proxy.store.sqlite.BundleStore` (embedded, one file) and
 `proxy.store.postgres.PostgresStore` (shared by replicas) implement it identically, and
@@ -43,10 +44,11 @@ class PurgeResult:
 
     bundles: int
     sessions: int
+    responses: int = 0
 
 
 class Store(Protocol):
-    """Replay handle -> bundle bytes, and session id -> counters, in one database."""
+    """Replay handle -> bundle bytes, session id -> counters, response id -> certified copy."""
 
     kind: str
     healthy: bool
@@ -73,8 +75,17 @@ class Store(Protocol):
         """Write `counters` iff the row is still at `expected_version`; False when another won."""
         ...
 
+    async def put_response(self, response_id: str, body: bytes, created_at: int) -> None:
+        """Store the certified `response` body the proxy emitted for `response_id` (replaces)."""
+        ...
+
+    async def get_response(self, response_id: str) -> bytes | None:
+        """The certified body stored for `response_id`, or None."""
+        ...
+
     async def purge(self, *, bundles_before: int | None, sessions_before: int) -> PurgeResult:
-        """Delete bundles created before `bundles_before`, sessions idle since `sessions_before`."""
+        """Delete bundles and certified responses created before `bundles_before`, sessions
+        idle since `sessions_before`."""
         ...
 
     async def ping(self) -> None:

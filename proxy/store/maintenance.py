@@ -2,8 +2,9 @@
 
 `maintain(store, ...)` loops every `[store] maintenance_interval_s`: it pings the store (a failed
 ping marks it unhealthy; the next good one marks it healthy again, so a database that comes back
-needs no restart) and, while healthy, deletes bundles older than `[store] retention_days` and
-sessions idle past `[assurance] session_ttl_s`. Every replica runs it; the deletes are idempotent.
+needs no restart) and, while healthy, deletes bundles and certified responses older than
+`[store] retention_days` and sessions idle past `[assurance] session_ttl_s`. Every replica runs
+it; the deletes are idempotent.
 `retention_cutoff` is the creation time below which a bundle is purged.
 """
 
@@ -44,8 +45,13 @@ async def maintain_once(
         return
     if not was_healthy:
         log.info("store_recovered", store=store.kind)
-    if purged.bundles or purged.sessions:
-        log.info("store_purged", bundles=purged.bundles, sessions=purged.sessions)
+    if purged.bundles or purged.sessions or purged.responses:
+        log.info(
+            "store_purged",
+            bundles=purged.bundles,
+            sessions=purged.sessions,
+            responses=purged.responses,
+        )
 
 
 async def maintain(

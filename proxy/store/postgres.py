@@ -1,4 +1,5 @@
-"""The shared store: bundles and session counters in PostgreSQL, for replicas behind a Service.
+"""The shared store: bundles, session counters and certified Responses in PostgreSQL, for
+replicas behind a Service.
 
 `PostgresStore` wraps a psycopg 3 `AsyncConnectionPool` (connections checked on checkout, so a
 database restart costs no request once it is back). The schema is migrated on open inside one
@@ -42,6 +43,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         " version BIGINT NOT NULL, counters TEXT NOT NULL, touched_at BIGINT NOT NULL)",
         "CREATE INDEX IF NOT EXISTS assurance_sessions_touched_at"
         " ON assurance_sessions (touched_at)",
+    ),
+    (
+        "CREATE TABLE IF NOT EXISTS assurance_certified_responses (response_id TEXT PRIMARY KEY,"
+        " created_at BIGINT NOT NULL, body BYTEA NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS assurance_certified_responses_created_at"
+        " ON assurance_certified_responses (created_at)",
     ),
 )
 
@@ -155,6 +162,35 @@ class PostgresStore:
 
         return await self._run("read a bundle", work)
 
+    async def put_response(self, response_id: str, body: bytes, created_at: int) -> None:
+        """Store the certified body emitted for `response_id` (a repeat replaces it)."""
+
+        async def work(conn: psycopg.AsyncConnection[tuple[object, ...]]) -> None:
+            await conn.execute(
+                "INSERT INTO assurance_certified_responses (response_id, created_at, body)"
+                " VALUES (%s, %s, %s) ON CONFLICT (response_id)"
+                " DO UPDATE SET created_at = EXCLUDED.created_at, body = EXCLUDED.body",
+                (response_id, created_at, body),
+            )
+
+        await self._run("write a certified response", work)
+
+    async def get_response(self, response_id: str) -> bytes | None:
+        """The certified body stored for `response_id`, or None."""
+
+        async def work(conn: psycopg.AsyncConnection[tuple[object, ...]]) -> bytes | None:
+            cursor = await conn.execute(
+                "SELECT body FROM assurance_certified_responses WHERE response_id = %s",
+                (response_id,),
+            )
+            row = await cursor.fetchone()
+            if row is None:
+                return None
+            data = row[0]
+            return bytes(data) if isinstance(data, bytes | memoryview) else None
+
+        return await self._run("read a certified response", work)
+
     async def count(self) -> int:
         """How many bundles are stored."""
 
@@ -209,19 +245,25 @@ class PostgresStore:
         return await self._run("advance a session", work)
 
     async def purge(self, *, bundles_before: int | None, sessions_before: int) -> PurgeResult:
-        """Delete old bundles (when `bundles_before` is set) and idle sessions."""
+        """Delete old bundles and certified responses (when `bundles_before` is set) and idle
+        sessions."""
 
         async def work(conn: psycopg.AsyncConnection[tuple[object, ...]]) -> PurgeResult:
-            bundles = 0
+            bundles = responses = 0
             if bundles_before is not None:
                 cursor = await conn.execute(
                     "DELETE FROM assurance_bundles WHERE created_at < %s", (bundles_before,)
                 )
                 bundles = cursor.rowcount
+                cursor = await conn.execute(
+                    "DELETE FROM assurance_certified_responses WHERE created_at < %s",
+                    (bundles_before,),
+                )
+                responses = cursor.rowcount
             cursor = await conn.execute(
                 "DELETE FROM assurance_sessions WHERE touched_at < %s", (sessions_before,)
             )
-            return PurgeResult(bundles=bundles, sessions=cursor.rowcount)
+            return PurgeResult(bundles=bundles, sessions=cursor.rowcount, responses=responses)
 
         return await self._run("purge", work)
 

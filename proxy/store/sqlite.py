@@ -1,4 +1,5 @@
-"""The embedded store: bundles and session counters in one SQLite file (SPEC 6).
+"""The embedded store: bundles, session counters and certified Responses in one SQLite file
+(SPEC 6).
 
 `BundleStore` owns one SQLite connection; every statement runs in a worker thread
 (`asyncio.to_thread`) behind a lock, so the event loop never blocks on disk. Bundles are stored as
@@ -42,6 +43,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE TABLE IF NOT EXISTS sessions (session_id TEXT PRIMARY KEY,"
         " version INTEGER NOT NULL, counters TEXT NOT NULL, touched_at INTEGER NOT NULL)",
         "CREATE INDEX IF NOT EXISTS sessions_touched_at ON sessions (touched_at)",
+    ),
+    (
+        "CREATE TABLE IF NOT EXISTS certified_responses (response_id TEXT PRIMARY KEY,"
+        " created_at INTEGER NOT NULL, body BLOB NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS certified_responses_created_at"
+        " ON certified_responses (created_at)",
     ),
 )
 
@@ -111,10 +118,28 @@ class BundleStore:
                 "SELECT bundle FROM bundles WHERE replay_handle = ?", (replay_handle,)
             ).fetchone(),
         )
-        if row is None:
-            return None
-        data = row[0]
-        return bytes(data) if isinstance(data, bytes | memoryview) else str(data).encode("utf-8")
+        return _blob(row)
+
+    async def put_response(self, response_id: str, body: bytes, created_at: int) -> None:
+        """Store the certified body emitted for `response_id` (a repeat replaces it)."""
+        await self._run(
+            "write a certified response",
+            lambda c: c.execute(
+                "INSERT OR REPLACE INTO certified_responses (response_id, created_at, body)"
+                " VALUES (?, ?, ?)",
+                (response_id, created_at, body),
+            ),
+        )
+
+    async def get_response(self, response_id: str) -> bytes | None:
+        """The certified body stored for `response_id`, or None."""
+        row = await self._run(
+            "read a certified response",
+            lambda c: c.execute(
+                "SELECT body FROM certified_responses WHERE response_id = ?", (response_id,)
+            ).fetchone(),
+        )
+        return _blob(row)
 
     async def count(self) -> int:
         """How many bundles are stored."""
@@ -162,18 +187,22 @@ class BundleStore:
         return await self._run("advance a session", swap)
 
     async def purge(self, *, bundles_before: int | None, sessions_before: int) -> PurgeResult:
-        """Delete old bundles (when `bundles_before` is set) and idle sessions."""
+        """Delete old bundles and certified responses (when `bundles_before` is set) and idle
+        sessions."""
 
         def delete(c: sqlite3.Connection) -> PurgeResult:
-            bundles = 0
+            bundles = responses = 0
             if bundles_before is not None:
                 bundles = c.execute(
                     "DELETE FROM bundles WHERE created_at < ?", (bundles_before,)
                 ).rowcount
+                responses = c.execute(
+                    "DELETE FROM certified_responses WHERE created_at < ?", (bundles_before,)
+                ).rowcount
             sessions = c.execute(
                 "DELETE FROM sessions WHERE touched_at < ?", (sessions_before,)
             ).rowcount
-            return PurgeResult(bundles=bundles, sessions=sessions)
+            return PurgeResult(bundles=bundles, sessions=sessions, responses=responses)
 
         return await self._run("purge", delete)
 
@@ -188,6 +217,14 @@ class BundleStore:
     def _close_sync(self) -> None:
         with self._lock:
             self._connection.close()
+
+
+def _blob(row: tuple[object, ...] | None) -> bytes | None:
+    """The bytes of a one-column BLOB row (None when there is no row)."""
+    if row is None:
+        return None
+    data = row[0]
+    return bytes(data) if isinstance(data, bytes | memoryview) else str(data).encode("utf-8")
 
 
 #: how long concurrent openers retry switching a new file to WAL (the connect timeout's length)

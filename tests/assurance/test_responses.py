@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from openai import AsyncOpenAI, BadRequestError
+from openai import APIStatusError, AsyncOpenAI, BadRequestError
 
 from proxy.assurance.lifecycle import setup_assurance
+from proxy.assurance.slot import PIPELINE
+from proxy.store.base import StoreError
 from tests.assurance.clinical import (
     CONTRADICTED_CLAIM,
     DELETE_SCHEMA,
@@ -41,7 +43,7 @@ from tests.fakes.openai_server import (
     chat_completion,
     stream_chunks,
 )
-from tests.harness import proxy_config, running_proxy
+from tests.harness import RunningProxy, proxy_config, running_proxy
 
 QUERY = "What creatinine clearance does standard apixaban dosing need?"
 
@@ -241,6 +243,94 @@ async def test_get_returns_the_certified_version(
     await client.responses.delete("resp_42")
     with pytest.raises(Exception, match="404"):
         await client.responses.retrieve("resp_42")
+
+
+async def _enforce(client: AsyncOpenAI) -> Any:
+    return await client.responses.create(
+        model="gpt-fake",
+        input=QUERY,
+        extra_headers=headers("enforce"),
+        extra_body={"assurance": {"evidence": EVIDENCE}},
+    )
+
+
+def _stored_original(fake_upstream: FakeOpenAIServer, response_id: str) -> None:
+    original = response_object([message_item(WITH_CONTRADICTION)], response_id=response_id)
+    fake_upstream.stored_responses[response_id] = original
+    fake_upstream.script(JsonReply(original))
+
+
+async def test_the_certified_copy_outlives_a_restart(
+    fake_upstream: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    """The copy is in the store: a new proxy process on the same store still serves it."""
+    _stored_original(fake_upstream, "resp_r")
+    async with (
+        assured_proxy(fake_upstream.base_url, tmp_path) as first,
+        AsyncOpenAI(base_url=first.base_url, api_key="k", max_retries=0) as sdk,
+    ):
+        emitted = await _enforce(sdk)
+    assert "15 mL/min" not in emitted.output_text
+    async with (
+        assured_proxy(fake_upstream.base_url, tmp_path) as second,
+        AsyncOpenAI(base_url=second.base_url, api_key="k", max_retries=0) as sdk,
+    ):
+        fetched = await sdk.responses.retrieve("resp_r")
+    assert fetched.output_text == emitted.output_text
+    assert assurance_of(fetched)["policy_decision"] == "downgrade"
+
+
+def _store_of(running: RunningProxy) -> Any:
+    return running.app[PIPELINE].require().certifier.store
+
+
+async def test_enforce_fails_closed_when_the_certified_copy_cannot_be_stored(
+    client: AsyncOpenAI,
+    fake_upstream: FakeOpenAIServer,
+    proxy: RunningProxy,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another replica would serve the provider's original, so nothing is emitted: a 503."""
+
+    async def put_response(response_id: str, body: bytes, created_at: int) -> None:
+        raise StoreError("Cannot write a certified response: disk full")
+
+    monkeypatch.setattr(_store_of(proxy), "put_response", put_response)
+    _stored_original(fake_upstream, "resp_f")
+    with pytest.raises(APIStatusError) as caught:
+        await _enforce(client)
+    assert caught.value.status_code == 503
+    body = caught.value.body
+    assert isinstance(body, dict)
+    assert (body["type"], body["code"]) == ("server_error", "store_unavailable")
+    assert "nothing was emitted" in body["message"]
+    assert "15 mL/min" not in caught.value.response.text
+
+
+async def test_get_fails_closed_when_the_store_cannot_be_read(
+    fake_upstream: FakeOpenAIServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No local copy and an unreadable store: a 503, not the provider's uncertified original."""
+    _stored_original(fake_upstream, "resp_u")
+    async with (
+        assured_proxy(fake_upstream.base_url, tmp_path) as first,
+        AsyncOpenAI(base_url=first.base_url, api_key="k", max_retries=0) as sdk,
+    ):
+        await _enforce(sdk)
+    async with (
+        assured_proxy(fake_upstream.base_url, tmp_path) as second,
+        AsyncOpenAI(base_url=second.base_url, api_key="k", max_retries=0) as sdk,
+    ):
+
+        async def get_response(response_id: str) -> bytes | None:
+            raise StoreError("Cannot read a certified response: database is locked")
+
+        monkeypatch.setattr(_store_of(second), "get_response", get_response)
+        with pytest.raises(APIStatusError) as caught:
+            await sdk.responses.retrieve("resp_u")
+    assert caught.value.status_code == 503
+    assert "store_unavailable" in caught.value.response.text
+    assert "15 mL/min" not in caught.value.response.text
 
 
 @pytest.fixture

@@ -1,9 +1,9 @@
 """Two `assurance serve` replicas on one PostgreSQL database behave as one proxy.
 
-Cards stored by one are served by the other, one session's `counter_within` budget holds across
-both under concurrency, a replica killed with SIGKILL mid-stream does not disturb the other, and a
-database restart mid-run degrades (shadow still answers, enforce fails closed, `/readyz` false)
-and recovers without restarting the replicas.
+Cards and certified Responses stored by one are served by the other, one session's
+`counter_within` budget holds across both under concurrency, a replica killed with SIGKILL
+mid-stream does not disturb the other, and a database restart mid-run degrades (shadow still
+answers, enforce fails closed, `/readyz` false) and recovers without restarting the replicas.
 """
 
 from __future__ import annotations
@@ -18,7 +18,16 @@ import aiohttp
 import pytest
 from openai import APIStatusError, AsyncOpenAI
 
-from tests.assurance.clinical import DELETE_SCHEMA, MESSAGES, assurance_of, headers, tool_call
+from tests.assurance.clinical import (
+    DELETE_SCHEMA,
+    EVIDENCE,
+    MESSAGES,
+    WITH_CONTRADICTION,
+    assurance_of,
+    headers,
+    tool_call,
+)
+from tests.fakes.openai_routes import message_item, response_object
 from tests.fakes.openai_server import (
     FakeOpenAIServer,
     JsonReply,
@@ -106,6 +115,28 @@ async def test_a_card_stored_by_one_replica_is_served_by_the_other(
             bundle_b = await from_b.read()
     assert bundle_b == bundle_a
     assert handle.encode() in bundle_b
+
+
+async def test_a_response_certified_by_one_replica_is_retrieved_from_the_other(
+    replicas: tuple[Replica, Replica], fake_upstream: FakeOpenAIServer
+) -> None:
+    """GET /v1/responses/{id} on B returns what A emitted in enforce, not the provider's copy."""
+    a, b = replicas
+    original = response_object([message_item(WITH_CONTRADICTION)], response_id="resp_ab")
+    fake_upstream.stored_responses["resp_ab"] = original
+    fake_upstream.script(JsonReply(original))
+    async with AsyncOpenAI(base_url=a.base_url, api_key="k", max_retries=0) as client:
+        emitted = await client.responses.create(
+            model="gpt-fake",
+            input="What creatinine clearance does standard apixaban dosing need?",
+            extra_headers=headers("enforce"),
+            extra_body={"assurance": {"evidence": EVIDENCE}},
+        )
+    assert emitted.output_text != original["output"][0]["content"][0]["text"]
+    async with AsyncOpenAI(base_url=b.base_url, api_key="k", max_retries=0) as client:
+        fetched = await client.responses.retrieve("resp_ab")
+    assert fetched.output_text == emitted.output_text
+    assert (fetched.model_extra or {})["assurance"] == (emitted.model_extra or {})["assurance"]
 
 
 async def test_one_session_split_across_replicas_gets_exactly_its_budget(

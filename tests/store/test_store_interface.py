@@ -28,6 +28,23 @@ async def test_bundles_round_trip_byte_for_byte(store: Store) -> None:
     assert await store.count() == 2
 
 
+async def test_certified_responses_round_trip_and_expire_with_the_bundles(store: Store) -> None:
+    """A certified copy comes back exactly, a repeat replaces it, retention purges old ones."""
+    await store.put_response("resp_1", b'{"id":"resp_1","v":1}', NOW - 10)
+    await store.put_response("resp_1", b'{"id":"resp_1","v":2}', NOW - 10)
+    await store.put_response("resp_2", "caf\u00e9".encode(), NOW)
+    assert await store.get_response("resp_1") == b'{"id":"resp_1","v":2}'
+    assert await store.get_response("resp_2") == "caf\u00e9".encode()
+    assert await store.get_response("resp_missing") is None
+    assert await store.count() == 0  # not bundles
+    kept = await store.purge(bundles_before=None, sessions_before=0)
+    assert kept.responses == 0
+    purged = await store.purge(bundles_before=NOW - 5, sessions_before=0)
+    assert (purged.bundles, purged.responses) == (0, 1)
+    assert await store.get_response("resp_1") is None
+    assert await store.get_response("resp_2") == "caf\u00e9".encode()
+
+
 async def test_a_new_session_is_empty_at_version_zero(store: Store) -> None:
     """No row: empty counters, version 0; the first advance creates it at version 1."""
     state = await store.session("s", now=NOW, ttl_s=60)
@@ -129,9 +146,10 @@ async def test_postgres_schema_version_rows_are_not_duplicated(
     async with await psycopg.AsyncConnection.connect(pg_url, password=PASSWORD) as conn:
         cursor = await conn.execute(
             "SELECT version, COUNT(*) FROM assurance_schema_version GROUP BY version"
+            " ORDER BY version"
         )
         rows = await cursor.fetchall()
-    assert rows == [(1, 1)]
+    assert rows == [(1, 1), (2, 1)]
 
 
 async def test_postgres_down_is_a_store_error_and_recovers(
