@@ -242,7 +242,9 @@ class ClientConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 
     `modes`: modes it may use, the first is its default; `policy`: when set, the only policy its
     calls are certified under; `policy_overrides`: "none" | "tighten" (only stricter values) |
-    "any" (default "none" when `policy` is set, else "any").
+    "any" (default "none" when `policy` is set, else "any"); `passthrough`: the never-certified
+    routes it may use, as "METHOD /v1/path" rules (METHOD or a path segment may be `*`; default:
+    every route when `modes` has "off", else `proxy.server.clients.LOCKED_PASSTHROUGH`).
     """
 
     name: str
@@ -251,9 +253,18 @@ class ClientConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     modes: tuple[AssuranceMode, ...] = ("off", "shadow", "enforce")
     policy: str | None = None
     policy_overrides: PolicyOverrides | None = None
+    passthrough: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         _require(bool(self.name.strip()), "clients[].name", "a non-empty name", self.name)
+        for rule in self.passthrough or ():
+            _require(
+                is_route_rule(rule),
+                f"clients[{self.name}].passthrough",
+                "rules 'METHOD /v1/path' (METHOD GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS"
+                " or *; path segments literal or *)",
+                rule,
+            )
         _require(
             self.keys_env is not None or self.keys_file is not None,
             f"clients[{self.name}].keys_env",
@@ -305,6 +316,21 @@ class CliOverrides(msgspec.Struct, frozen=True, kw_only=True):
     port: int | None = None
     upstream_url: str | None = None
     upstream_key_env: str | None = None
+
+
+ROUTE_RULE_METHODS = frozenset({"*", "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+
+
+def is_route_rule(rule: str) -> bool:
+    """True for a `[[clients]] passthrough` rule: "METHOD /v1/seg/..." with no empty segment."""
+    method, _, path = rule.partition(" ")
+    segments = path.split("/")
+    return (
+        method in ROUTE_RULE_METHODS
+        and path.startswith("/v1/")
+        and all(segments[1:])
+        and not any(ch.isspace() or ch in "?#%" for ch in path)
+    )
 
 
 def _require(ok: bool, key: str, expected: str, got: object) -> None:

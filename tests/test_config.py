@@ -97,6 +97,17 @@ def test_serve_needs_no_config_file() -> None:
         ({"assurance": {"default_mode": "audit"}}, "assurance.default_mode"),
         ({"assurance": {"inline_embeddings": "never"}}, "assurance.inline_embeddings"),
         ({"oracles": {"nli": {"kind": "magic"}}}, "oracles.nli.kind"),
+        *(
+            ({"clients": [{"name": "c", "keys_env": "K", "passthrough": [rule]}]}, rule)
+            for rule in (
+                "/v1/files",
+                "FETCH /v1/files",
+                "GET /files",
+                "GET /v1//files",
+                "GET /v1/files?x=1",
+                "GET /v1/files/%2F",
+            )
+        ),
     ],
 )
 def test_bad_config_names_the_offending_key(raw: dict[str, object], named: str) -> None:

@@ -33,6 +33,7 @@ from proxy.assurance.scenario import OracleFailure
 from proxy.assurance.slot import PIPELINE
 from proxy.config import AssuranceMode
 from proxy.server.chat_request import ChatRequest
+from proxy.server.clients import check_passthrough, client_config
 from proxy.server.errors import ProxyError
 from proxy.server.passthrough import choose_upstream, forward
 from proxy.server.responses import relay_stream
@@ -206,6 +207,9 @@ async def handle_get_response(request: web.Request) -> web.StreamResponse:
             " this response; the provider's copy is not served in its place"
         ) from exc
     if certified is None or not isinstance(upstream, OpenAIUpstream):
+        # the provider's copy is never certified: only for clients that may have it
+        client = client_config(state.config, request[REQUEST_INFO].client)
+        check_passthrough(client, request.method, request.raw_path)
         return await forward(request, state, upstream, None)
     tail = request.raw_path[len("/v1") :]
     resp = await upstream.open_raw("GET", tail, request.headers, None)

@@ -8,7 +8,8 @@ upstream as it arrives, never held whole. Routing: the JSON `model`, else the mo
 `/v1/models/{id}` path, else the first upstream whose `[[upstreams]] paths` globs match, else the
 first upstream. An Anthropic upstream serves no OpenAI route (404 in OpenAI's error shape) but gets
 the rest of its own `/v1/messages/...` family (message batches) relayed natively. Nothing
-here is certified: assurance modes do not apply to these routes.
+here is certified: assurance modes do not apply to these routes, and a `[[clients]]` entry's
+`passthrough` rules decide which of them that client may use (`proxy.server.clients`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import aiohttp
 import msgspec
 from aiohttp import web
 
+from proxy.server.clients import check_passthrough, client_config
 from proxy.server.errors import NotFoundError, ProxyError
 from proxy.server.handlers import read_body
 from proxy.server.state import REQUEST_INFO, STATE, ProxyState
@@ -65,6 +67,7 @@ async def handle_passthrough(request: web.Request) -> web.StreamResponse:
     """Any other `/v1/...` request: forward it and relay the answer as it streams."""
     state = request.app[STATE]
     info = request[REQUEST_INFO]
+    check_passthrough(client_config(state.config, info.client), request.method, request.raw_path)
     body: bytes | aiohttp.StreamReader | None = None
     model: str | None = None
     if _is_json(request):

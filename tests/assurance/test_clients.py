@@ -15,6 +15,7 @@ from openai import AsyncOpenAI
 
 from certifiers.policy import POLICIES, apply_overrides
 from proxy.assurance.client_policy import loosened_fields
+from proxy.server.clients import rule_matches
 from tests.assurance.clinical import (
     DELETE_SCHEMA,
     EVIDENCE,
@@ -24,6 +25,7 @@ from tests.assurance.clinical import (
     tool_call,
 )
 from tests.assurance.conftest import assured_proxy
+from tests.fakes.openai_routes import message_item, response_object
 from tests.fakes.openai_server import FakeOpenAIServer, JsonReply, chat_completion
 from tests.harness import RunningProxy
 
@@ -35,6 +37,12 @@ WARD = {
     "policy_overrides": "tighten",
 }
 OPEN = {"name": "lab", "keys_env": "LAB_KEYS"}
+BATCHER = {
+    "name": "batcher",
+    "keys_env": "BATCHER_KEYS",
+    "modes": ["shadow"],
+    "passthrough": ["POST /v1/batches", "GET /v1/batches/*"],
+}
 
 
 @asynccontextmanager
@@ -44,10 +52,11 @@ async def _proxy(
     monkeypatch.setenv("WARD_APP_KEYS", "ward-1, ward-2")
     monkeypatch.setenv("LAB_KEYS", "lab-1")
     monkeypatch.setenv("LEGACY_KEYS", "legacy-1")
+    monkeypatch.setenv("BATCHER_KEYS", "batch-1")
     async with assured_proxy(
         fake.base_url,
         tmp_path,
-        clients=[WARD, OPEN],
+        clients=[WARD, OPEN, BATCHER],
         server={"client_keys_env": "LEGACY_KEYS"},
         **kwargs,
     ) as running:
@@ -218,6 +227,105 @@ async def test_client_schemas_add_to_the_operators_and_never_replace_them(
     assert completion.choices[0].message.tool_calls is None
     dropped = assurance_of(completion)["card"]["dropped_claims"]
     assert any("path_in_sandbox" in line for line in dropped)
+
+
+async def test_a_client_locked_out_of_off_gets_no_uncertified_model_output(
+    fake_upstream: FakeOpenAIServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ward-app (enforce only) cannot reach completions, batches or stored completions; files and
+    models (no model output) still work; nothing refused reaches the upstream."""
+    async with (
+        _proxy(fake_upstream, tmp_path, monkeypatch) as px,
+        AsyncOpenAI(base_url=px.base_url, api_key="ward-1", max_retries=0) as ward,
+    ):
+        refused = [
+            ward.completions.create(model="gpt-fake", prompt="Dose?"),
+            ward.batches.create(
+                input_file_id="file-1", endpoint="/v1/chat/completions", completion_window="24h"
+            ),
+            ward.chat.completions.retrieve("chatcmpl-1"),
+            ward.files.content("file-1"),
+        ]
+        for call in refused:
+            with pytest.raises(openai.PermissionDeniedError) as caught:
+                await call
+            assert _error_code(caught.value)[:2] == (403, "route_not_allowed")
+            assert "exclude off" in caught.value.message
+        assert fake_upstream.requests == []
+        assert (await ward.files.retrieve("file-1")).id == "file-1"
+        assert (await ward.models.retrieve("gpt-fake")).id == "gpt-fake"
+        async with aiohttp.ClientSession(headers={"Authorization": "Bearer ward-1"}) as http:
+            for tricky in ("/files/file-1%2Fcontent", "/files/..", "/files/", "/files/a/content"):
+                async with http.get(px.base_url + tricky) as response:
+                    assert response.status == 403, tricky
+                    assert (await response.json())["error"]["code"] == "route_not_allowed"
+    assert [r.path for r in fake_upstream.requests] == ["/v1/files/file-1", "/v1/models/gpt-fake"]
+
+
+async def test_passthrough_rules_open_exactly_the_routes_they_name(
+    fake_upstream: FakeOpenAIServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """batcher's rules replace the default: batches work, files (not listed) do not; lab (which
+    may use off) reaches every route."""
+    async with (
+        _proxy(fake_upstream, tmp_path, monkeypatch) as px,
+        AsyncOpenAI(base_url=px.base_url, api_key="batch-1", max_retries=0) as batcher,
+        AsyncOpenAI(base_url=px.base_url, api_key="lab-1", max_retries=0) as lab,
+    ):
+        batch = await batcher.batches.create(
+            input_file_id="file-1", endpoint="/v1/chat/completions", completion_window="24h"
+        )
+        assert (await batcher.batches.retrieve(batch.id)).status == "in_progress"
+        with pytest.raises(openai.PermissionDeniedError) as caught:
+            await batcher.files.retrieve("file-1")
+        assert "clients[batcher].passthrough" in caught.value.message
+        assert (await lab.chat.completions.retrieve("chatcmpl-1")).id == "chatcmpl-1"
+    assert [r.path for r in fake_upstream.requests] == [
+        "/v1/batches",
+        "/v1/batches/batch_fake",
+        "/v1/chat/completions/chatcmpl-1",
+    ]
+
+
+async def test_a_locked_client_gets_a_responses_copy_only_when_certified(
+    fake_upstream: FakeOpenAIServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GET /v1/responses/{id}: the certified copy of ward-app's own enforced call is served; an id
+    the proxy never certified would be the provider's uncertified copy, so it is refused."""
+    original = response_object([message_item(SUPPORTED)], response_id="resp_w")
+    fake_upstream.stored_responses["resp_w"] = original
+    fake_upstream.stored_responses["resp_other"] = {**original, "id": "resp_other"}
+    fake_upstream.script(JsonReply(original))
+    async with (
+        _proxy(fake_upstream, tmp_path, monkeypatch) as px,
+        AsyncOpenAI(base_url=px.base_url, api_key="ward-1", max_retries=0) as ward,
+    ):
+        emitted = await ward.responses.create(
+            model="gpt-fake", input="Dose?", extra_body={"assurance": {"evidence": EVIDENCE}}
+        )
+        fetched = await ward.responses.retrieve("resp_w")
+        assert fetched.output_text == emitted.output_text
+        with pytest.raises(openai.PermissionDeniedError) as caught:
+            await ward.responses.retrieve("resp_other")
+        assert _error_code(caught.value)[:2] == (403, "route_not_allowed")
+
+
+@pytest.mark.parametrize(
+    ("rule", "method", "path", "matches"),
+    [
+        ("GET /v1/files/*", "GET", "/v1/files/file-1", True),
+        ("GET /v1/files/*", "POST", "/v1/files/file-1", False),
+        ("* /v1/files/*", "DELETE", "/v1/files/file-1", True),
+        ("GET /v1/files/*", "GET", "/v1/files/file-1/content", False),
+        ("GET /v1/files/*", "GET", "/v1/files/a%2Fcontent", False),
+        ("GET /v1/files/*", "GET", "/v1/files/..", False),
+        ("GET /v1/files/*", "GET", "/v1/files/", False),
+        ("GET /v1/files/*", "GET", "/v1/files/v1.2", True),
+        ("GET /v1/files", "GET", "/v1/files", True),
+    ],
+)
+def test_rules_match_segment_by_segment(rule: str, method: str, path: str, matches: bool) -> None:
+    assert rule_matches(rule, method, path) is matches
 
 
 def test_loosened_fields_names_every_looser_field() -> None:
