@@ -34,6 +34,8 @@ LOCKED_PASSTHROUGH: tuple[str, ...] = (
     "POST /v1/uploads/*/complete",
     "POST /v1/uploads/*/cancel",
     "GET /v1/responses/*/input_items",
+    "DELETE /v1/responses/*",
+    "DELETE /v1/chat/completions/*",
 )
 _ID_SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 

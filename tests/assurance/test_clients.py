@@ -254,12 +254,17 @@ async def test_a_client_locked_out_of_off_gets_no_uncertified_model_output(
         assert fake_upstream.requests == []
         assert (await ward.files.retrieve("file-1")).id == "file-1"
         assert (await ward.models.retrieve("gpt-fake")).id == "gpt-fake"
+        assert (await ward.chat.completions.delete("chatcmpl-1")).deleted
         async with aiohttp.ClientSession(headers={"Authorization": "Bearer ward-1"}) as http:
             for tricky in ("/files/file-1%2Fcontent", "/files/..", "/files/", "/files/a/content"):
                 async with http.get(px.base_url + tricky) as response:
                     assert response.status == 403, tricky
                     assert (await response.json())["error"]["code"] == "route_not_allowed"
-    assert [r.path for r in fake_upstream.requests] == ["/v1/files/file-1", "/v1/models/gpt-fake"]
+    assert [r.path for r in fake_upstream.requests] == [
+        "/v1/files/file-1",
+        "/v1/models/gpt-fake",
+        "/v1/chat/completions/chatcmpl-1",
+    ]
 
 
 async def test_passthrough_rules_open_exactly_the_routes_they_name(
