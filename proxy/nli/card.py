@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from proxy.nli.data import LABELS
-from proxy.nli.evaluate import Evaluation
+from proxy.nli.evaluate import Evaluation, SourceScore
 
 #: source file -> (license as stated in shared/data/nli-train/SOURCE.md, origin)
 SOURCE_LICENSES: Mapping[str, tuple[str, str]] = {
@@ -55,6 +55,12 @@ def _runtime_lines(evaluation: Evaluation) -> list[str]:
         f"The two agree on the arg-max label for {_percent(reference.label_agreement)} of the "
         f"pairs (largest probability difference {reference.max_probability_difference:.3f}).",
         "",
+    ]
+
+
+def _score_rows(scores: Mapping[str, SourceScore]) -> list[str]:
+    return [
+        f"| {name} | {score.pairs} | {_percent(score.accuracy)} |" for name, score in scores.items()
     ]
 
 
@@ -160,15 +166,9 @@ def render_card(
         "| source | pairs | accuracy |",
         "| --- | --- | --- |",
     ]
-    lines += [
-        f"| {name} | {score.pairs} | {_percent(score.accuracy)} |"
-        for name, score in evaluation.per_source.items()
-    ]
+    lines += _score_rows(evaluation.per_source)
     lines += ["", "| gold label | pairs | recall |", "| --- | --- | --- |"]
-    lines += [
-        f"| {name} | {score.pairs} | {_percent(score.accuracy)} |"
-        for name, score in evaluation.per_label.items()
-    ]
+    lines += _score_rows(evaluation.per_label)
     if evaluation.shapes:
         lines += [
             "",
@@ -179,10 +179,7 @@ def render_card(
             "| shape | pairs | accuracy |",
             "| --- | --- | --- |",
         ]
-        lines += [
-            f"| {name} | {score.pairs} | {_percent(score.accuracy)} |"
-            for name, score in evaluation.shapes.items()
-        ]
+        lines += _score_rows(evaluation.shapes)
     lines += ["", "Confusion (rows gold, columns predicted):", ""]
     lines += ["| gold \\ predicted | " + " | ".join(LABELS) + " |", "| --- |" + " --- |" * 3]
     lines += [

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import msgspec
@@ -138,3 +138,25 @@ def pairs_digest(pairs: list[Pair]) -> str:
     for pair in pairs:
         digest.update(msgspec.json.encode(pair) + b"\n")
     return "sha256:" + digest.hexdigest()
+
+
+def with_partner_rewrites(
+    pairs: Sequence[Pair],
+    fraction: float,
+    *,
+    seed: int,
+    flag: str,
+    rewrite: Callable[[Pair, Pair, random.Random], Pair | None],
+) -> list[Pair]:
+    """`pairs` with a seeded `fraction` of them rewritten by `rewrite(pair, partner, rng)`, the
+    partner drawn at random from `pairs` (None keeps the pair); `flag` names the CLI option."""
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"Expected a {flag} fraction in [0, 1], got {fraction!r} - at --{flag}")
+    rng = random.Random(f"{seed}:{flag}")
+    out: list[Pair] = []
+    for pair in pairs:
+        rewritten = None
+        if pairs and rng.random() < fraction:
+            rewritten = rewrite(pair, pairs[rng.randrange(len(pairs))], rng)
+        out.append(pair if rewritten is None else rewritten)
+    return out

@@ -15,10 +15,9 @@ skipped, so that truncation at the training length never cuts the premise that d
 
 from __future__ import annotations
 
-import random
 from collections.abc import Sequence
 
-from proxy.nli.data import Pair
+from proxy.nli.data import Pair, with_partner_rewrites
 
 SEPARATOR = "\n\n"
 MAX_JOINED_CHARS = 560
@@ -37,16 +36,10 @@ def with_distractor(pair: Pair, other: Pair, *, first: bool) -> Pair | None:
 
 def with_distractors(pairs: Sequence[Pair], fraction: float, *, seed: int) -> list[Pair]:
     """`pairs` with a seeded `fraction` of them given a distractor passage (partner at random)."""
-    if not 0.0 <= fraction <= 1.0:
-        raise ValueError(
-            f"Expected a distractor fraction in [0, 1], got {fraction!r} - at --distractor"
-        )
-    rng = random.Random(f"{seed}:distractor")
-    out: list[Pair] = []
-    for pair in pairs:
-        rewritten = None
-        if pairs and rng.random() < fraction:
-            other = pairs[rng.randrange(len(pairs))]
-            rewritten = with_distractor(pair, other, first=rng.random() < 0.5)
-        out.append(pair if rewritten is None else rewritten)
-    return out
+    return with_partner_rewrites(
+        pairs,
+        fraction,
+        seed=seed,
+        flag="distractor",
+        rewrite=lambda pair, other, rng: with_distractor(pair, other, first=rng.random() < 0.5),
+    )

@@ -12,10 +12,9 @@ with a false part is false), neutral -> neutral.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Sequence
 
-from proxy.nli.data import LABEL_IDS, Pair
+from proxy.nli.data import LABEL_IDS, Pair, with_partner_rewrites
 
 _JOINED_LABEL = {
     LABEL_IDS["entailment"]: LABEL_IDS["neutral"],
@@ -45,15 +44,10 @@ def joined(pair: Pair, other: Pair) -> Pair | None:
 
 def with_partial_pairs(pairs: Sequence[Pair], fraction: float, *, seed: int) -> list[Pair]:
     """`pairs` with a seeded `fraction` of them rewritten by `joined` (partner drawn at random)."""
-    if not 0.0 <= fraction <= 1.0:
-        raise ValueError(
-            f"Expected a partial-pair fraction in [0, 1], got {fraction!r} - at --partial"
-        )
-    rng = random.Random(f"{seed}:partial")
-    out: list[Pair] = []
-    for pair in pairs:
-        rewritten = None
-        if pairs and rng.random() < fraction:
-            rewritten = joined(pair, pairs[rng.randrange(len(pairs))])
-        out.append(pair if rewritten is None else rewritten)
-    return out
+    return with_partner_rewrites(
+        pairs,
+        fraction,
+        seed=seed,
+        flag="partial",
+        rewrite=lambda pair, other, _rng: joined(pair, other),
+    )
