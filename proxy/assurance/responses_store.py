@@ -3,10 +3,10 @@
 The provider stores its uncertified original; `GET /v1/responses/{id}` through the proxy returns
 what the proxy sent instead, once the provider confirmed the id exists for that caller. The copy is
 written to the store (`[store]`, so every replica on one PostgreSQL database serves it, and it
-survives a restart; purged with the bundles after `retention_days`) and kept in this replica's
-bounded LRU, which answers without a round trip and still holds the copy when the store write
-failed. A read whose store lookup fails raises `StoreError`: the caller fails closed rather than
-serve the provider's copy of what may be a certified answer.
+survives a restart; purged with the bundles after `retention_days`) and, once written, kept in this
+replica's bounded LRU, which answers without a round trip. A failed write is reported (the caller
+emits nothing), and a read whose store lookup fails raises `StoreError`: the caller fails closed
+rather than serve the provider's copy of what may be a certified answer.
 """
 
 from __future__ import annotations
@@ -37,13 +37,13 @@ class CertifiedResponses:
             self._entries.popitem(last=False)
 
     async def put(self, store: Store, response_id: str, body: bytes, created_at: int) -> bool:
-        """Remember the certified body here and in `store`; False when the store write failed."""
-        self._remember(response_id, body)
+        """Write the certified body to `store`, then keep it here; False when the write failed."""
         try:
             await store.put_response(response_id, body, created_at)
         except StoreError as exc:
             log.error("certified_response_store_failed", response_id=response_id, error=str(exc))
             return False
+        self._remember(response_id, body)
         return True
 
     async def get(self, store: Store | None, response_id: str) -> bytes | None:

@@ -305,6 +305,9 @@ async def test_enforce_fails_closed_when_the_certified_copy_cannot_be_stored(
     assert (body["type"], body["code"]) == ("server_error", "store_unavailable")
     assert "nothing was emitted" in body["message"]
     assert "15 mL/min" not in caught.value.response.text
+    # nothing was kept either: the id the client never received reads as uncertified upstream
+    fetched = await client.responses.retrieve("resp_f")
+    assert "15 mL/min" in fetched.output_text
 
 
 async def test_get_fails_closed_when_the_store_cannot_be_read(
