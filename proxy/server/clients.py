@@ -11,7 +11,8 @@ not use is 403 `mode_not_allowed`. Policy locks are applied by `proxy.assurance.
 operator's lock to shadow/enforce cannot be side-stepped through `/v1/completions`, batches or
 stored completions. Rules match the raw (still percent-encoded) path the upstream receives,
 segment by segment; a `*` segment matches one plain id (letters, digits, `_`, `-`, inner dots),
-never "..", an encoded slash or an empty segment. A refusal is 403 `route_not_allowed`.
+never "..", an encoded slash or an empty segment; a GET rule also admits HEAD. A refusal is 403
+`route_not_allowed`.
 """
 
 from __future__ import annotations
@@ -77,7 +78,8 @@ def passthrough_rules(client: ClientConfig | None) -> tuple[str, ...] | None:
 def rule_matches(rule: str, method: str, raw_path: str) -> bool:
     """True when `method raw_path` matches one "METHOD /v1/path" rule (see the module docstring)."""
     rule_method, _, pattern = rule.partition(" ")
-    if rule_method not in ("*", method):
+    # a HEAD answer has no body: a GET rule covers it
+    if rule_method not in ("*", method) and not (rule_method == "GET" and method == "HEAD"):
         return False
     want, got = pattern.split("/"), raw_path.split("/")
     return len(want) == len(got) and all(

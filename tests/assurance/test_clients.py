@@ -320,6 +320,8 @@ async def test_a_locked_client_gets_a_responses_copy_only_when_certified(
     [
         ("GET /v1/files/*", "GET", "/v1/files/file-1", True),
         ("GET /v1/files/*", "POST", "/v1/files/file-1", False),
+        ("GET /v1/files/*", "HEAD", "/v1/files/file-1", True),
+        ("POST /v1/files", "HEAD", "/v1/files", False),
         ("* /v1/files/*", "DELETE", "/v1/files/file-1", True),
         ("GET /v1/files/*", "GET", "/v1/files/file-1/content", False),
         ("GET /v1/files/*", "GET", "/v1/files/a%2Fcontent", False),
