@@ -134,62 +134,60 @@ class PostgresStore:
         self.healthy = True
         return result
 
+    async def _execute(self, what: str, sql: str, params: tuple[object, ...]) -> None:
+        async def work(conn: psycopg.AsyncConnection[tuple[object, ...]]) -> None:
+            await conn.execute(sql, params)
+
+        await self._run(what, work)
+
+    async def _blob(self, what: str, sql: str, key: str) -> bytes | None:
+        """The one BYTEA column `sql` selects for `key`, or None."""
+
+        async def work(conn: psycopg.AsyncConnection[tuple[object, ...]]) -> bytes | None:
+            cursor = await conn.execute(sql, (key,))
+            row = await cursor.fetchone()
+            if row is None:
+                return None
+            data = row[0]
+            return bytes(data) if isinstance(data, bytes | memoryview) else None
+
+        return await self._run(what, work)
+
     async def put(self, replay_handle: str, bundle: bytes, created_at: int) -> None:
         """Store `bundle` under `replay_handle` (a repeat replaces it)."""
-
-        async def work(conn: psycopg.AsyncConnection[tuple[object, ...]]) -> None:
-            await conn.execute(
-                "INSERT INTO assurance_bundles (replay_handle, created_at, bundle)"
-                " VALUES (%s, %s, %s) ON CONFLICT (replay_handle)"
-                " DO UPDATE SET created_at = EXCLUDED.created_at, bundle = EXCLUDED.bundle",
-                (replay_handle, created_at, bundle),
-            )
-
-        await self._run(f"write bundle {replay_handle!r}", work)
+        await self._execute(
+            f"write bundle {replay_handle!r}",
+            "INSERT INTO assurance_bundles (replay_handle, created_at, bundle)"
+            " VALUES (%s, %s, %s) ON CONFLICT (replay_handle)"
+            " DO UPDATE SET created_at = EXCLUDED.created_at, bundle = EXCLUDED.bundle",
+            (replay_handle, created_at, bundle),
+        )
 
     async def get(self, replay_handle: str) -> bytes | None:
         """The bundle stored under `replay_handle`, or None."""
-
-        async def work(conn: psycopg.AsyncConnection[tuple[object, ...]]) -> bytes | None:
-            cursor = await conn.execute(
-                "SELECT bundle FROM assurance_bundles WHERE replay_handle = %s", (replay_handle,)
-            )
-            row = await cursor.fetchone()
-            if row is None:
-                return None
-            data = row[0]
-            return bytes(data) if isinstance(data, bytes | memoryview) else None
-
-        return await self._run("read a bundle", work)
+        return await self._blob(
+            "read a bundle",
+            "SELECT bundle FROM assurance_bundles WHERE replay_handle = %s",
+            replay_handle,
+        )
 
     async def put_response(self, response_id: str, body: bytes, created_at: int) -> None:
         """Store the certified body emitted for `response_id` (a repeat replaces it)."""
-
-        async def work(conn: psycopg.AsyncConnection[tuple[object, ...]]) -> None:
-            await conn.execute(
-                "INSERT INTO assurance_certified_responses (response_id, created_at, body)"
-                " VALUES (%s, %s, %s) ON CONFLICT (response_id)"
-                " DO UPDATE SET created_at = EXCLUDED.created_at, body = EXCLUDED.body",
-                (response_id, created_at, body),
-            )
-
-        await self._run("write a certified response", work)
+        await self._execute(
+            "write a certified response",
+            "INSERT INTO assurance_certified_responses (response_id, created_at, body)"
+            " VALUES (%s, %s, %s) ON CONFLICT (response_id)"
+            " DO UPDATE SET created_at = EXCLUDED.created_at, body = EXCLUDED.body",
+            (response_id, created_at, body),
+        )
 
     async def get_response(self, response_id: str) -> bytes | None:
         """The certified body stored for `response_id`, or None."""
-
-        async def work(conn: psycopg.AsyncConnection[tuple[object, ...]]) -> bytes | None:
-            cursor = await conn.execute(
-                "SELECT body FROM assurance_certified_responses WHERE response_id = %s",
-                (response_id,),
-            )
-            row = await cursor.fetchone()
-            if row is None:
-                return None
-            data = row[0]
-            return bytes(data) if isinstance(data, bytes | memoryview) else None
-
-        return await self._run("read a certified response", work)
+        return await self._blob(
+            "read a certified response",
+            "SELECT body FROM assurance_certified_responses WHERE response_id = %s",
+            response_id,
+        )
 
     async def count(self) -> int:
         """How many bundles are stored."""

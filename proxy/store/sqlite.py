@@ -110,15 +110,19 @@ class BundleStore:
             ),
         )
 
+    async def _blob(self, what: str, sql: str, key: str) -> bytes | None:
+        """The one BLOB column `sql` selects for `key`, or None."""
+        row = await self._run(what, lambda c: c.execute(sql, (key,)).fetchone())
+        if row is None:
+            return None
+        data = row[0]
+        return bytes(data) if isinstance(data, bytes | memoryview) else str(data).encode("utf-8")
+
     async def get(self, replay_handle: str) -> bytes | None:
         """The bundle stored under `replay_handle`, or None."""
-        row = await self._run(
-            "read a bundle",
-            lambda c: c.execute(
-                "SELECT bundle FROM bundles WHERE replay_handle = ?", (replay_handle,)
-            ).fetchone(),
+        return await self._blob(
+            "read a bundle", "SELECT bundle FROM bundles WHERE replay_handle = ?", replay_handle
         )
-        return _blob(row)
 
     async def put_response(self, response_id: str, body: bytes, created_at: int) -> None:
         """Store the certified body emitted for `response_id` (a repeat replaces it)."""
@@ -133,13 +137,11 @@ class BundleStore:
 
     async def get_response(self, response_id: str) -> bytes | None:
         """The certified body stored for `response_id`, or None."""
-        row = await self._run(
+        return await self._blob(
             "read a certified response",
-            lambda c: c.execute(
-                "SELECT body FROM certified_responses WHERE response_id = ?", (response_id,)
-            ).fetchone(),
+            "SELECT body FROM certified_responses WHERE response_id = ?",
+            response_id,
         )
-        return _blob(row)
 
     async def count(self) -> int:
         """How many bundles are stored."""
@@ -217,14 +219,6 @@ class BundleStore:
     def _close_sync(self) -> None:
         with self._lock:
             self._connection.close()
-
-
-def _blob(row: tuple[object, ...] | None) -> bytes | None:
-    """The bytes of a one-column BLOB row (None when there is no row)."""
-    if row is None:
-        return None
-    data = row[0]
-    return bytes(data) if isinstance(data, bytes | memoryview) else str(data).encode("utf-8")
 
 
 #: how long concurrent openers retry switching a new file to WAL (the connect timeout's length)
