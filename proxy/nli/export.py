@@ -37,7 +37,9 @@ def _trace(model: Any, tokenizer: Any, path: Path) -> None:
         padding=True,
         return_tensors="pt",
     )
-    axes = {name: {0: "batch", 1: "sequence"} for name in ONNX_INPUTS}
+    # the inputs the tokenizer yields, in forward() order (MPNet has no token types)
+    names = [name for name in ONNX_INPUTS if name in example]
+    axes = {name: {0: "batch", 1: "sequence"} for name in names}
     with warnings.catch_warnings(), torch.inference_mode():
         # the TorchScript exporter warns that it is deprecated, that traced Python booleans are
         # constants and that advanced indexing breaks on negative indices (the mask code's are
@@ -48,9 +50,9 @@ def _trace(model: Any, tokenizer: Any, path: Path) -> None:
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         torch.onnx.export(
             model,
-            tuple(example[name] for name in ONNX_INPUTS),
+            tuple(example[name] for name in names),
             str(path),
-            input_names=list(ONNX_INPUTS),
+            input_names=names,
             output_names=[ONNX_OUTPUT],
             dynamic_axes={**axes, ONNX_OUTPUT: {0: "batch"}},
             opset_version=ONNX_OPSET,

@@ -1,6 +1,6 @@
-"""Fine-tune a 3-label NLI cross-encoder from the packaged all-MiniLM-L6-v2 weights.
+"""Fine-tune a 3-label NLI cross-encoder from packaged encoder weights (`proxy.nli.bases`).
 
-A plain PyTorch loop over a `transformers` sequence-classification head on the MiniLM encoder; the
+A plain PyTorch loop over a `transformers` sequence-classification head on the base encoder; the
 saved directory is what `sentence_transformers.CrossEncoder` loads. Pairs are bucketed by token
 length (sorted inside seeded mega-batches, batches shuffled), so padding stays small on CPU. Every
 `eval_every` steps the model is scored on a fixed stratified validation subset; the best one is kept
@@ -84,7 +84,8 @@ class Encoded(msgspec.Struct, frozen=True):
     """Token ids of the pairs, in pair order."""
 
     input_ids: list[list[int]]
-    token_type_ids: list[list[int]]
+    # None for encoders without segment ids (MPNet)
+    token_type_ids: list[list[int]] | None
     labels: list[int]
 
 
@@ -96,9 +97,10 @@ def encode_pairs(tokenizer: Any, pairs: Sequence[Pair], max_length: int) -> Enco
         truncation="longest_first",
         max_length=max_length,
     )
+    types = out.get("token_type_ids")
     return Encoded(
         input_ids=[list(row) for row in out["input_ids"]],
-        token_type_ids=[list(row) for row in out["token_type_ids"]],
+        token_type_ids=None if types is None else [list(row) for row in types],
         labels=[pair.label for pair in pairs],
     )
 
@@ -108,18 +110,19 @@ def collate(encoded: Encoded, indices: Sequence[int], pad_id: int) -> dict[str, 
     torch = _torch()
     width = max(len(encoded.input_ids[index]) for index in indices)
     ids = [encoded.input_ids[i] + [pad_id] * (width - len(encoded.input_ids[i])) for i in indices]
-    types = [
-        encoded.token_type_ids[i] + [0] * (width - len(encoded.token_type_ids[i])) for i in indices
-    ]
     mask = [
         [1] * len(encoded.input_ids[i]) + [0] * (width - len(encoded.input_ids[i])) for i in indices
     ]
-    return {
+    batch = {
         "input_ids": torch.tensor(ids, dtype=torch.long),
-        "token_type_ids": torch.tensor(types, dtype=torch.long),
         "attention_mask": torch.tensor(mask, dtype=torch.long),
         "labels": torch.tensor([encoded.labels[i] for i in indices], dtype=torch.long),
     }
+    if encoded.token_type_ids is not None:
+        rows = [encoded.token_type_ids[i] for i in indices]
+        types = [row + [0] * (width - len(row)) for row in rows]
+        batch["token_type_ids"] = torch.tensor(types, dtype=torch.long)
+    return batch
 
 
 def predict_probabilities(
@@ -155,8 +158,9 @@ def load_base(settings: TrainSettings) -> tuple[Any, Any]:
     """Tokenizer and a fresh 3-label classification head on the base encoder (offline)."""
     transformers: Any = importlib.import_module("transformers")
     _torch().manual_seed(settings.seed)
+    # a saved model carries its own tokenizer (the base it was trained from may be another)
     tokenizer = transformers.AutoTokenizer.from_pretrained(
-        settings.base_model, local_files_only=True
+        settings.init_from or settings.base_model, local_files_only=True
     )
     if settings.init_from is not None:
         # a saved model may be fp16 on disk; train in fp32 (transformers 5 keeps the stored dtype)
@@ -232,8 +236,10 @@ def train(
     for layer in model.base_model.encoder.layer[: settings.frozen_layers]:
         layer.requires_grad_(False)
     trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    head = [p for n, p in trainable if n.startswith(("classifier.", "bert.pooler."))]
-    body = [(n, p) for n, p in trainable if not n.startswith(("classifier.", "bert.pooler."))]
+    # the new head: the classifier, and the [CLS] pooler where the encoder has one (BERT, not MPNet)
+    head_prefixes = ("classifier.", f"{model.base_model_prefix}.pooler.")
+    head = [p for n, p in trainable if n.startswith(head_prefixes)]
+    body = [(n, p) for n, p in trainable if not n.startswith(head_prefixes)]
     decay = [p for n, p in body if not n.endswith(("bias", "LayerNorm.weight"))]
     rest = [p for n, p in body if n.endswith(("bias", "LayerNorm.weight"))]
     optimizer = torch.optim.AdamW(
