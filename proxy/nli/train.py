@@ -23,6 +23,7 @@ from typing import Any
 import msgspec
 from tqdm import tqdm
 
+from oracles.models import fingerprint
 from proxy.nli.data import LABELS, Pair, pairs_digest
 
 CHECKPOINT_STATE = "trainer_state.pt"
@@ -49,6 +50,9 @@ class TrainSettings(msgspec.Struct, frozen=True, kw_only=True):
     frozen_layers: int = 0
     # continue from a saved classifier (a previous run's best) instead of a fresh head
     init_from: str | None = None
+    # soft labels from a teacher model (`proxy.nli.distill`): their share of the loss, and its path
+    distill_weight: float = 0.0
+    teacher: str | None = None
 
 
 class EvalResult(msgspec.Struct, frozen=True):
@@ -178,6 +182,14 @@ def load_base(settings: TrainSettings) -> tuple[Any, Any]:
     return tokenizer, model
 
 
+def distillation_loss(logits: Any, labels: Any, soft: Any, weight: float) -> Any:
+    """(1 - weight) x cross-entropy with `labels` + weight x cross-entropy with the `soft` rows."""
+    torch = _torch()
+    log_probs = torch.log_softmax(logits.float(), dim=-1)
+    hard = torch.nn.functional.nll_loss(log_probs, labels)
+    return (1.0 - weight) * hard + weight * -(soft * log_probs).sum(dim=-1).mean()
+
+
 def _lr_factor(step: int, total: int, warmup: int) -> float:
     if step < warmup:
         return (step + 1) / warmup
@@ -198,21 +210,35 @@ def train(
     *,
     max_steps: int | None = None,
     time_limit_s: float | None = None,
+    teacher_rows: Sequence[Sequence[float]] | None = None,
     log: Callable[[str], None] = print,
 ) -> Path:
-    """Train (resuming from `out_dir/last` when present); returns the best checkpoint's path."""
+    """Train (resuming from `out_dir/last` when present); returns the best checkpoint's path.
+
+    With `teacher_rows` (one probability row per training pair), the loss mixes in the teacher's
+    soft labels at `settings.distill_weight`.
+    """
+    if (teacher_rows is None) != (settings.teacher is None):
+        raise ValueError("Expected teacher rows exactly when settings name a teacher")
+    if teacher_rows is not None and len(teacher_rows) != len(train_pairs):
+        raise ValueError(f"Expected {len(train_pairs)} teacher rows, got {len(teacher_rows)}")
     torch = _torch()
     torch.set_num_threads(settings.threads)
     torch.use_deterministic_algorithms(True)
     out_dir.mkdir(parents=True, exist_ok=True)
     settings_path = out_dir / "settings.json"
+    recorded_settings = msgspec.to_builtins(settings)
+    if settings.teacher is None:  # runs without a teacher keep the record they always had
+        del recorded_settings["distill_weight"], recorded_settings["teacher"]
     run_record = {
-        "settings": msgspec.to_builtins(settings),
+        "settings": recorded_settings,
         "train_pairs": len(train_pairs),
         "train_digest": pairs_digest(list(train_pairs)),
         "validation_subset_pairs": len(validation),
         "validation_subset_digest": pairs_digest(list(validation)),
     }
+    if settings.teacher is not None:
+        run_record["teacher_fingerprint"] = fingerprint(Path(settings.teacher))
     if settings_path.exists():
         recorded = json.loads(settings_path.read_text())
         if recorded != run_record:
@@ -293,7 +319,13 @@ def train(
     progress = tqdm(total=total, initial=step, desc="nli train", unit="step", mininterval=5.0)
     while step < total:
         batch = collate(encoded, schedule[step], tokenizer.pad_token_id)
-        loss = model(**batch).loss
+        if teacher_rows is None:
+            loss = model(**batch).loss
+        else:
+            labels = batch.pop("labels")
+            rows = [list(teacher_rows[i]) for i in schedule[step]]
+            soft = torch.tensor(rows, dtype=torch.float32)
+            loss = distillation_loss(model(**batch).logits, labels, soft, settings.distill_weight)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
