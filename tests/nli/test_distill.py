@@ -12,26 +12,12 @@ from typing import Any
 import msgspec
 import pytest
 
-from oracles.models import default_embedding_model_path, fingerprint
+from oracles.models import fingerprint
 from proxy.cli import main
-from proxy.nli.data import Pair
 from proxy.nli.distill import TEACHER_CACHE, teacher_probabilities
 from proxy.nli.evaluate import load_runtime
-from proxy.nli.train import TrainSettings, distillation_loss, train
-
-PAIRS = (
-    [Pair(f"A cat sat on mat number {i}.", f"A cat sat on mat {i}.", 0, "toy") for i in range(4)]
-    + [Pair(f"A dog ran in park {i}.", f"No dog ran in park {i}.", 2, "toy") for i in range(4)]
-    + [Pair(f"A bird sang at dawn {i}.", f"The bird is blue {i}.", 1, "toy") for i in range(4)]
-)
-SETTINGS = TrainSettings(
-    base_model=str(default_embedding_model_path()),
-    batch_size=4,
-    max_length=32,
-    eval_every=2,
-    threads=1,
-    bucket_batches=2,
-)
+from proxy.nli.train import distillation_loss, train
+from tests.nli.toy import PAIRS, SETTINGS
 
 
 def _torch() -> Any:

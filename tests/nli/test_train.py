@@ -14,28 +14,14 @@ from oracles.models import (
     CrossEncoderModel,
     OnnxCrossEncoderModel,
     cross_encoder_model,
-    default_embedding_model_path,
     fingerprint,
 )
 from proxy.nli.card import render_card
-from proxy.nli.data import LABELS, Pair
+from proxy.nli.data import LABELS
 from proxy.nli.evaluate import calibration_record, evaluate_model, shaped_pairs
 from proxy.nli.export import export_model
-from proxy.nli.train import TrainSettings, batch_schedule, train
-
-PAIRS = (
-    [Pair(f"A cat sat on mat number {i}.", f"A cat sat on mat {i}.", 0, "toy") for i in range(4)]
-    + [Pair(f"A dog ran in park {i}.", f"No dog ran in park {i}.", 2, "toy") for i in range(4)]
-    + [Pair(f"A bird sang at dawn {i}.", f"The bird is blue {i}.", 1, "toy") for i in range(4)]
-)
-SETTINGS = TrainSettings(
-    base_model=str(default_embedding_model_path()),
-    batch_size=4,
-    max_length=32,
-    eval_every=2,
-    threads=1,
-    bucket_batches=2,
-)
+from proxy.nli.train import batch_schedule, train
+from tests.nli.toy import PAIRS, SETTINGS
 
 
 def _weights(out: Path) -> dict[str, Any]:
