@@ -82,13 +82,17 @@ def unpack_split_zip(parts: Sequence[Path], cache_dir: Path, member_root: str) -
         staging = Path(scratch) / "out"
         try:
             archive = zipfile.ZipFile(joined)
-            damaged = archive.testzip()  # reads every member, checking its CRC
-        except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+        except zipfile.BadZipFile as exc:
             raise BaseModelError(f"Expected the joined parts to be a zip, got {exc}") from exc
-        if damaged is not None:
-            archive.close()
-            raise BaseModelError(f"Expected the joined parts to be a zip, got {damaged!r} damaged")
         with archive:
+            try:
+                damaged = archive.testzip()  # reads every member, checking its CRC
+            except (OSError, EOFError, zlib.error) as exc:
+                raise BaseModelError(f"Expected the joined parts to be a zip, got {exc}") from exc
+            if damaged is not None:
+                raise BaseModelError(
+                    f"Expected the joined parts to be a zip, got {damaged!r} damaged"
+                )
             for info in archive.infolist():
                 path = PurePosixPath(info.filename)
                 if path.is_absolute() or ".." in path.parts or "\\" in info.filename:
