@@ -55,7 +55,7 @@ def fingerprint(path: Path) -> str:
 class CrossEncoderModel:
     """A `sentence_transformers.CrossEncoder` loaded from a local directory."""
 
-    def __init__(self, path: Path, *, device: str | None) -> None:
+    def __init__(self, path: Path, *, device: str | None, max_length: int | None = None) -> None:
         library: Any = importlib.import_module("sentence_transformers")  # optional dependency
         torch: Any = importlib.import_module("torch")
         # fp16 weights on disk (e.g. an older export) run in fp32: faster and exact enough on CPU
@@ -63,6 +63,7 @@ class CrossEncoderModel:
             str(path),
             device=device,
             local_files_only=True,
+            max_length=max_length,
             model_kwargs={"dtype": torch.float32},
         )
 
@@ -88,19 +89,22 @@ class OnnxCrossEncoderModel:
     """An ONNX sequence classifier (`model.onnx` + tokenizer + `config.json`) on onnxruntime's CPU.
 
     Pairs are tokenized as (premise, hypothesis), truncated longest-first to the model's position
-    limit, and run one at a time: int8 dynamic quantization scales activations over the whole
+    limit (or `max_length`, when a caller must see pairs as a shorter-trained model does), and run
+    one at a time: int8 dynamic quantization scales activations over the whole
     input tensor, so in a padded batch a pair's probabilities would depend on its neighbours; alone,
     a pair always gets the same ones (and nothing is padded: on 2 cores one-at-a-time cost 1.3x the
     best batch size). `threads` = 0 lets onnxruntime use every core.
     """
 
-    def __init__(self, path: Path, *, threads: int = 0) -> None:
+    def __init__(self, path: Path, *, threads: int = 0, max_length: int | None = None) -> None:
         runtime: Any = importlib.import_module("onnxruntime")  # optional dependency
         transformers: Any = importlib.import_module("transformers")
         config = json.loads((path / "config.json").read_text(encoding="utf-8"))
         raw: dict[Any, Any] = dict(config.get("id2label") or {})
         self._id2label = {int(key): str(value) for key, value in raw.items()}
         self._max_length = min(512, int(config.get("max_position_embeddings", 512)))
+        if max_length is not None:
+            self._max_length = min(self._max_length, max_length)
         self._tokenizer: Any = transformers.AutoTokenizer.from_pretrained(
             str(path), local_files_only=True
         )

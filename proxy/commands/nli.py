@@ -245,7 +245,12 @@ def _run_train(args: argparse.Namespace) -> int:
             None
             if args.teacher is None
             else teacher_probabilities(
-                args.teacher, pairs, args.out, threads=args.threads, log=_log
+                args.teacher,
+                pairs,
+                args.out,
+                threads=args.threads,
+                max_length=args.max_length,
+                log=_log,
             )
         )
         best = train(

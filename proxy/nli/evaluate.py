@@ -121,13 +121,16 @@ def _slices(
     }
 
 
-def load_runtime(path: Path, threads: int) -> CrossEncoderModel | OnnxCrossEncoderModel:
-    """The model at `path` on the runtime the proxy uses for it (onnxruntime for `model.onnx`)."""
+def load_runtime(
+    path: Path, threads: int, *, max_length: int | None = None
+) -> CrossEncoderModel | OnnxCrossEncoderModel:
+    """The model at `path` on the runtime the proxy uses for it (onnxruntime for `model.onnx`);
+    `max_length` truncates pairs shorter than the model's own limit."""
     torch: Any = importlib.import_module("torch")
     torch.set_num_threads(threads)
     if (path / ONNX_MODEL_FILE).is_file():
-        return OnnxCrossEncoderModel(path, threads=threads)
-    return CrossEncoderModel(path, device="cpu")
+        return OnnxCrossEncoderModel(path, threads=threads, max_length=max_length)
+    return CrossEncoderModel(path, device="cpu", max_length=max_length)
 
 
 def _texts(pairs: Sequence[Pair]) -> list[tuple[str, str]]:

@@ -14,6 +14,7 @@ import pytest
 
 from oracles.models import fingerprint
 from proxy.cli import main
+from proxy.nli.data import Pair
 from proxy.nli.distill import TEACHER_CACHE, teacher_probabilities
 from proxy.nli.evaluate import load_runtime
 from proxy.nli.train import distillation_loss, train
@@ -58,7 +59,9 @@ def test_teacher_rows_are_its_probabilities_cached_and_resumed(
     expected = load_runtime(teacher, 1).predict(
         [(p.premise, p.hypothesis) for p in PAIRS], batch_size=32
     )
-    rows = teacher_probabilities(teacher, PAIRS, tmp_path, threads=1, chunk=5, log=lambda _: None)
+    rows = teacher_probabilities(
+        teacher, PAIRS, tmp_path, threads=1, max_length=32, chunk=5, log=lambda _: None
+    )
     # chunks of 5 pad differently from one batch of 12: equal up to float rounding
     assert [
         row == pytest.approx(want, abs=1e-5) for row, want in zip(rows, expected, strict=True)
@@ -68,13 +71,27 @@ def test_teacher_rows_are_its_probabilities_cached_and_resumed(
     cache["rows"] = cache["rows"][:5]  # as if interrupted after the first chunk
     (tmp_path / TEACHER_CACHE).write_text(json.dumps(cache))
     lines: list[str] = []
-    assert (
-        teacher_probabilities(teacher, PAIRS, tmp_path, threads=1, chunk=5, log=lines.append)
-        == rows
+    resumed = teacher_probabilities(
+        teacher, PAIRS, tmp_path, threads=1, max_length=32, chunk=5, log=lines.append
     )
+    assert resumed == rows
     assert lines == ["teacher labels resumed at 5/12 pairs"]
-    with pytest.raises(ValueError, match="another teacher's or mix's labels"):
-        teacher_probabilities(teacher, PAIRS[:6], tmp_path, threads=1, log=lambda _: None)
+    for pairs, length in [(PAIRS[:6], 32), (PAIRS, 16)]:
+        with pytest.raises(ValueError, match="another teacher's, mix's or length's labels"):
+            teacher_probabilities(
+                teacher, pairs, tmp_path, threads=1, max_length=length, log=lambda _: None
+            )
+
+
+def test_the_teacher_sees_pairs_cut_to_the_students_length(teacher: Path, tmp_path: Path) -> None:
+    long = [Pair(" ".join(["A bird sang at dawn."] * 40), "The bird is blue.", 1, "toy")]
+    cut = teacher_probabilities(teacher, long, tmp_path, threads=1, max_length=8, log=print)
+    whole = load_runtime(teacher, 1).predict([(long[0].premise, long[0].hypothesis)], batch_size=1)
+    alone = load_runtime(teacher, 1, max_length=8).predict(
+        [(long[0].premise, long[0].hypothesis)], batch_size=1
+    )
+    assert cut[0] == pytest.approx(alone[0])
+    assert cut[0] != pytest.approx(whole[0], abs=1e-4)
 
 
 def test_a_run_with_a_teacher_learns_from_its_rows(teacher: Path, tmp_path: Path) -> None:
