@@ -124,6 +124,16 @@ def render_card(
             "joins chunks of evidence; labels were kept.",
             "",
         ]
+    if settings.get("teacher"):
+        weight, teacher = settings["distill_weight"], settings["teacher"]
+        lines += [
+            f"The last run was distilled (`proxy.nli.distill`): {weight} of its loss was",
+            "cross-entropy with the probabilities of a teacher model on these same pairs (cut",
+            f"to the student's max length), the rest with the gold label. Teacher `{teacher}`,",
+            f"fingerprint `{run.get('teacher_fingerprint', 'not recorded')}`; its own training is",
+            "listed under Reproduce.",
+            "",
+        ]
     lines += [
         "Training pairs of the last run (`--init-from` continues earlier runs, which are listed",
         "under Reproduce):",

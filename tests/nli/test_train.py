@@ -139,6 +139,21 @@ def test_the_export_is_measured_on_onnxruntime_next_to_the_checkpoint(
         run=run, train_counts={"snli": 12}, evaluation=evaluation, command="c", export_command="e"
     )
     assert "proxy.nli.qa_form" not in plain
+    assert "distilled" not in plain
+    distilled = {
+        "settings": {"seed": 13, "base_model": "x", "teacher": "t/model", "distill_weight": 0.5},
+        "train_digest": "sha256:00",
+        "teacher_fingerprint": "sha256:11",
+    }
+    card = render_card(
+        run=distilled,
+        train_counts={"snli": 12},
+        evaluation=evaluation,
+        command="c",
+        export_command="e",
+    )
+    assert "The last run was distilled (`proxy.nli.distill`): 0.5 of its loss was" in card
+    assert "Teacher `t/model`,\nfingerprint `sha256:11`" in card
     assert "proxy.nli.distractor" not in plain
     bare = msgspec.structs.replace(evaluation, shapes={})
     assert "| shape |" not in render_card(
