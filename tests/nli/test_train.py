@@ -3,6 +3,7 @@ and the exported int8 ONNX model running on onnxruntime close to the fp32 checkp
 
 from __future__ import annotations
 
+import functools
 import importlib
 from pathlib import Path
 from typing import Any
@@ -121,10 +122,9 @@ def test_the_export_is_measured_on_onnxruntime_next_to_the_checkpoint(
     assert record.model_fingerprint == fingerprint(model_dir)
     assert record.validation_pairs == len(PAIRS)
     run = {"settings": {"seed": 13, "base_model": "x"}, "train_digest": "sha256:00"}
-    card = render_card(
+    card_for = functools.partial(render_card, train_counts={"snli": 12}, evaluation=evaluation)
+    card = card_for(
         run=run,
-        train_counts={"snli": 12},
-        evaluation=evaluation,
         command="assurance nli train --qa-form 0.3",
         export_command="assurance nli export ckpt --qa-form 0.3",
         qa_form=0.3,
@@ -135,26 +135,18 @@ def test_the_export_is_measured_on_onnxruntime_next_to_the_checkpoint(
     assert f"| distractor | {evaluation.shapes['distractor'].pairs} |" in card
     assert "| **total** | | **12** |" in card
     assert "assurance nli export ckpt --qa-form 0.3" in card
-    plain = render_card(
-        run=run, train_counts={"snli": 12}, evaluation=evaluation, command="c", export_command="e"
-    )
+    plain = card_for(run=run, command="c", export_command="e")
     assert "proxy.nli.qa_form" not in plain
+    assert "proxy.nli.distractor" not in plain
     assert "distilled" not in plain
     distilled = {
         "settings": {"seed": 13, "base_model": "x", "teacher": "t/model", "distill_weight": 0.5},
         "train_digest": "sha256:00",
         "teacher_fingerprint": "sha256:11",
     }
-    card = render_card(
-        run=distilled,
-        train_counts={"snli": 12},
-        evaluation=evaluation,
-        command="c",
-        export_command="e",
-    )
+    card = card_for(run=distilled, command="c", export_command="e")
     assert "The last run was distilled (`proxy.nli.distill`): 0.5 of its loss was" in card
     assert "Teacher `t/model`,\nfingerprint `sha256:11`" in card
-    assert "proxy.nli.distractor" not in plain
     bare = msgspec.structs.replace(evaluation, shapes={})
     assert "| shape |" not in render_card(
         run=run, train_counts={"snli": 12}, evaluation=bare, command="c", export_command="e"
