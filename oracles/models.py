@@ -102,9 +102,8 @@ class OnnxCrossEncoderModel:
         config = json.loads((path / "config.json").read_text(encoding="utf-8"))
         raw: dict[Any, Any] = dict(config.get("id2label") or {})
         self._id2label = {int(key): str(value) for key, value in raw.items()}
-        self._max_length = min(512, int(config.get("max_position_embeddings", 512)))
-        if max_length is not None:
-            self._max_length = min(self._max_length, max_length)
+        limit = min(512, int(config.get("max_position_embeddings", 512)))
+        self._max_length = limit if max_length is None else min(limit, max_length)
         self._tokenizer: Any = transformers.AutoTokenizer.from_pretrained(
             str(path), local_files_only=True
         )

@@ -130,7 +130,7 @@ def render_card(
             f"The last run was distilled (`proxy.nli.distill`): {weight} of its loss was",
             "cross-entropy with the probabilities of a teacher model on these same pairs (cut",
             f"to the student's max length), the rest with the gold label. Teacher `{teacher}`,",
-            f"fingerprint `{run.get('teacher_fingerprint', 'not recorded')}`; its own training is",
+            f"fingerprint `{run['teacher_fingerprint']}`; its own training is",
             "listed under Reproduce.",
             "",
         ]

@@ -125,7 +125,7 @@ def load_runtime(
     path: Path, threads: int, *, max_length: int | None = None
 ) -> CrossEncoderModel | OnnxCrossEncoderModel:
     """The model at `path` on the runtime the proxy uses for it (onnxruntime for `model.onnx`);
-    `max_length` truncates pairs shorter than the model's own limit."""
+    with `max_length`, pairs are cut to that many tokens instead of the model's own limit."""
     torch: Any = importlib.import_module("torch")
     torch.set_num_threads(threads)
     if (path / ONNX_MODEL_FILE).is_file():

@@ -148,6 +148,4 @@ def test_the_export_is_measured_on_onnxruntime_next_to_the_checkpoint(
     assert "The last run was distilled (`proxy.nli.distill`): 0.5 of its loss was" in card
     assert "Teacher `t/model`,\nfingerprint `sha256:11`" in card
     bare = msgspec.structs.replace(evaluation, shapes={})
-    assert "| shape |" not in render_card(
-        run=run, train_counts={"snli": 12}, evaluation=bare, command="c", export_command="e"
-    )
+    assert "| shape |" not in card_for(run=run, evaluation=bare, command="c", export_command="e")
